@@ -1,0 +1,145 @@
+"""A tiny test client that spawns the real sidecar and speaks its protocol."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+AUDIO = ROOT / "tests" / "fixtures" / "audio"
+
+
+class Sidecar:
+    def __init__(self, env: Optional[dict] = None, args=(), python: str = sys.executable) -> None:
+        full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen(
+            [python, "-m", "sidecar", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=str(ROOT),
+        )
+        self.messages: list = []  # everything read from stdout, in order, parsed
+        self.raw_lines: list = []
+        self.stderr_lines: list = []
+        self._cond = threading.Condition()
+        self._ids = itertools.count(1000)
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    def _read_stdout(self) -> None:
+        for line in self.proc.stdout:
+            with self._cond:
+                self.raw_lines.append(line)
+                try:
+                    self.messages.append(json.loads(line))
+                except ValueError:
+                    self.messages.append({"__unparsable__": line})
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _read_stderr(self) -> None:
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.decode("utf-8", "replace"))
+
+    # ---- sending ----
+    def send_raw(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def send(self, method: str, params: Any = None, id: Any = "auto") -> Any:
+        if id == "auto":
+            id = next(self._ids)
+        msg = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            msg["params"] = params
+        if id is not None:
+            msg["id"] = id
+        self.send_raw(json.dumps(msg).encode() + b"\n")
+        return id
+
+    def call(self, method: str, params: Any = None, timeout: float = 120) -> dict:
+        return self.response(self.send(method, params), timeout)
+
+    # ---- receiving ----
+    def wait_for(self, predicate, timeout: float = 60, what: str = "message", after: int = 0) -> dict:
+        """The first message (from index ``after`` on) that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for m in self.messages[after:]:
+                    if predicate(m):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {what} within {timeout} s; stderr tail: {''.join(self.stderr_lines[-15:])}")
+                if self.proc.poll() is not None and self.proc.stdout.closed:
+                    raise EOFError(f"sidecar exited ({self.proc.returncode}) before {what}")
+                self._cond.wait(min(left, 0.5))
+
+    def response(self, id: Any, timeout: float = 120) -> dict:
+        return self.wait_for(lambda m: "method" not in m and m.get("id") == id and
+                             ("result" in m or "error" in m), timeout, f"response to {id!r}")
+
+    def responses_with_id(self, id: Any) -> list:
+        with self._cond:
+            return [m for m in self.messages if "method" not in m and m.get("id") == id]
+
+    def notifications(self, method: str, request_id: Any = "any") -> list:
+        with self._cond:
+            return [m for m in self.messages if m.get("method") == method and
+                    (request_id == "any" or m["params"].get("request_id") == request_id)]
+
+    def index_of(self, message: dict) -> int:
+        with self._cond:
+            return next(i for i, m in enumerate(self.messages) if m is message)
+
+    def ready(self, timeout: float = 60) -> dict:
+        return self.wait_for(lambda m: m.get("method") == "ready", timeout, "ready")
+
+    def close(self, timeout: float = 30) -> int:
+        try:
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def words(text: str) -> list:
+    import re
+
+    text = text.lower().replace("o'clock", "oclock")
+    text = re.sub(r"[^a-z0-9' ]+", " ", text)
+    digits = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
+              "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten"}
+    return [digits.get(w, w) for w in text.split()]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate after normalization (case, punctuation, single digits)."""
+    r, h = words(reference), words(hypothesis)
+    d = list(range(len(h) + 1))
+    for i, rw in enumerate(r, 1):
+        prev, d[0] = d[0], i
+        for j, hw in enumerate(h, 1):
+            cur = min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
+            prev, d[j] = d[j], cur
+    return d[len(h)] / max(1, len(r))
+
+
+def fixture_text(name: str) -> str:
+    return (AUDIO / f"{name}.txt").read_text().strip()
