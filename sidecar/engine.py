@@ -45,14 +45,19 @@ def _versions() -> dict:
 
 
 class Engine:
-    def __init__(self, config: Config, notify: Notify) -> None:
+    def __init__(self, config: Config, notify: Notify, loader: Optional[Callable[[Key], Any]] = None) -> None:
+        """
+        Args:
+            notify: (method, params) for the ``status`` and ``segment`` notifications.
+            loader: builds a model for a (folder, device, compute type) key; WhisperModel by default.
+        """
         self.config = config
         self._notify = notify
         self._decision: Optional[device.DeviceDecision] = None
         self._decided = threading.Event()
         self._state_lock = threading.Lock()
         self._setup_error: Optional[str] = None
-        self._models = ModelCache(self._load, config.max_models)
+        self._models = ModelCache(loader or self._load, config.max_models)
         self._started = time.monotonic()
 
     # ---- status lines -------------------------------------------------------------------------
