@@ -40,7 +40,7 @@ def check_path(path: str) -> Path:
 def _declared_duration(path: Path) -> float:
     import av
 
-    with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+    with av.open(str(path), mode="r") as container:
         if not container.streams.audio:
             raise NotAudio(f"{path} has no audio stream", path=str(path))
         stream = container.streams.audio[0]

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 from . import __version__, audio, cuda, device, models
 from .config import Config
-from .errors import Cancelled, InvalidParams, ModelError, ModelUnavailable, SidecarError
+from .errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
 from .modelcache import Key, ModelCache
 from .params import TranscribeParams
 
@@ -196,7 +196,12 @@ class Engine:
             self.fall_back_to_cpu(reason)
             self.status(request_id, "fallback", f"CUDA error detected, retrying with CPU mode: {e}",
                         device_name="cpu")
-            return self._run(request_id, params, media, "cpu", cancel, queue_s, reason)
+            try:
+                return self._run(request_id, params, media, "cpu", cancel, queue_s, reason)
+            except SidecarError:
+                raise
+            except Exception as cpu_error:
+                raise CudaError(f"{reason}, and the CPU re-run failed too: {cpu_error}") from cpu_error
 
     def _run(self, request_id, params: TranscribeParams, media: audio.Audio, device_name, cancel,
              queue_s: float, fallback_reason: Optional[str]) -> dict:
