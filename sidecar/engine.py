@@ -59,6 +59,7 @@ class Engine:
         self._setup_error: Optional[str] = None
         self._models = ModelCache(loader or self._load, config.max_models)
         self._started = time.monotonic()
+        self._resolved: dict = {}  # model name -> ResolvedModel, for models already loaded
 
     # ---- status lines -------------------------------------------------------------------------
     def status(self, request_id: Any, stage: str, message: str, progress: Optional[float] = None,
@@ -160,7 +161,10 @@ class Engine:
         name = name or (decision.default_model if device_name == decision.device
                         else self.config.model or device.CPU_DEFAULT_MODEL)
         t0 = time.monotonic()
-        resolved = self._resolve(request_id, name)
+        resolved = self._resolved.get(name)
+        if resolved is None or (resolved.path, device_name, compute_type) not in self._models.keys():
+            # Resolve (and checksum) only when the model must be loaded: a warm model skips the disk.
+            resolved = self._resolved[name] = self._resolve(request_id, name)
         key = (resolved.path, device_name, compute_type)
         if key not in self._models.keys():
             self.status(request_id, "loading_model", f"Loading Whisper model ({resolved.name})...",
