@@ -1,0 +1,89 @@
+"""The real nvidia-cublas-cu12 / nvidia-cudnn-cu12 wheels, and (where there is one) a GPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cudafakes import REPO, run_python
+
+WHEELS = REPO / ".cache" / "cuda-wheels"  # git-ignored; reused between runs
+MARKER = WHEELS / ".complete"
+REQUIREMENTS = ["nvidia-cublas-cu12", "nvidia-cudnn-cu12>=9,<10"]
+
+
+@pytest.fixture(scope="session")
+def cuda_wheels():
+    """The two wheels pip-installed into .cache/cuda-wheels (once; ~1.3 GB, ~2 GB on disk)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the real-wheel test checks Linux .so files")
+    if not MARKER.exists():
+        start = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+             "--upgrade", "--target", str(WHEELS), *REQUIREMENTS],
+            capture_output=True, text=True, timeout=1800)
+        if result.returncode != 0:
+            pytest.fail(f"pip install of the CUDA wheels failed:\n{result.stderr[-3000:]}")
+        MARKER.write_text(" ".join(REQUIREMENTS) + f"\ninstalled in {time.monotonic() - start:.0f} s\n")
+    return WHEELS
+
+
+@pytest.mark.slow
+def test_real_wheels_are_found_and_loaded(cuda_wheels):
+    code = """
+        import json, logging
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        from sidecar import cuda
+        report = cuda.configure().to_dict()
+        count = cuda.device_count()
+        verification = cuda.verify("/unused/model").to_dict()
+        maps = sorted({line.split()[-1] for line in open("/proc/self/maps") if ".so" in line})
+        print(json.dumps({"report": report, "count": count, "verification": verification, "maps": maps}))
+    """
+    result = run_python(code, {"PYTHONPATH": str(cuda_wheels)}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    report, mapped = out["report"], {os.path.basename(p) for p in out["maps"]}
+    cublas, cudnn = report["libraries"]["cublas"], report["libraries"]["cudnn"]
+    wheel_lib = cuda_wheels / "nvidia"
+
+    assert report["paths_configured"] is True, report["reason"]
+    assert cublas["dir"] == str(wheel_lib / "cublas" / "lib") and cublas["loaded"]
+    assert cublas["files"] == ["libcublasLt.so.12", "libcublas.so.12"]
+    assert cudnn["dir"] == str(wheel_lib / "cudnn" / "lib") and cudnn["loaded"]
+    on_disk = sorted(n for n in os.listdir(wheel_lib / "cudnn" / "lib") if n.endswith(".so.9"))
+    assert sorted(cudnn["files"]) == on_disk and cudnn["files"][-1] == "libcudnn.so.9"
+    rtc = "libcudnn_engines_runtime_compiled.so.9"
+    has_driver = "libcuda.so.1" in mapped
+    if not has_driver:
+        assert "needs the NVIDIA driver" in cudnn["not_loaded"][rtc]
+    assert set(cublas["files"]) <= mapped
+    assert set(on_disk) - set(cudnn["not_loaded"]) <= mapped
+    assert "GPU library paths configured (2 paths)" in result.stderr
+    assert f"cuBLAS: {wheel_lib / 'cublas' / 'lib'}" in result.stderr
+    assert f"cuDNN: {wheel_lib / 'cudnn' / 'lib'}" in result.stderr
+    if not has_driver:
+        assert out["count"] == 0
+        assert out["verification"]["ok"] is False
+        assert "no CUDA device" in out["verification"]["reason"]
+
+
+@pytest.mark.gpu
+def test_verify_succeeds_on_a_gpu(tmp_path, monkeypatch):
+    """Needs an NVIDIA GPU and a model: WHISPER_SIDECAR_GPU_TEST_MODEL (a folder or name)."""
+    from sidecar.cuda import device_count, verify
+
+    if device_count() == 0:
+        pytest.skip("no CUDA device on this machine")
+    model = os.environ.get("WHISPER_SIDECAR_GPU_TEST_MODEL")
+    if not model:
+        pytest.skip("set WHISPER_SIDECAR_GPU_TEST_MODEL to a model folder for the GPU check")
+    monkeypatch.setenv("WHISPER_CACHE_DIR", str(tmp_path))
+    result = verify(model, recheck=True)
+    assert result.ok, result.reason
