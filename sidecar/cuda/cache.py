@@ -54,12 +54,15 @@ def read_verdict(key: str, folder: Optional[Path] = None) -> Optional[Dict[str, 
 def write_verdict(key: str, verdict: Dict[str, Any], folder: Optional[Path] = None) -> bool:
     """Store one verdict atomically (temp file, then rename). False if it could not."""
     folder = folder or cache_dir()
+    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".verdict-", dir=str(folder))
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"key": key, "verdict": verdict}, f, indent=1)
         os.replace(tmp, folder / VERDICT_FILE)
-    except OSError:
+    except (OSError, TypeError, ValueError):
+        if tmp and os.path.exists(tmp):
+            os.remove(tmp)
         return False
     return True
