@@ -73,8 +73,10 @@ def decide(
         return cpu_decision(
             config, "no CUDA device: CTranslate2 sees no NVIDIA GPU (no GPU, or no NVIDIA driver)", **extra
         )
-    if not libraries.get("paths_configured"):
-        return cpu_decision(config, libraries.get("reason") or "the CUDA libraries were not found", **extra)
+    # Libraries our search did not find may still come from the system loader (LD_LIBRARY_PATH, a
+    # CUDA toolkit): the probe is the judge, and its reason then says what the search missed too.
+    missing = None if libraries.get("paths_configured") else (
+        libraries.get("reason") or "the CUDA libraries were not found")
     model_name = config.model or GPU_DEFAULT_MODEL
     try:
         model_path = resolve_model(model_name)
@@ -92,7 +94,8 @@ def decide(
     )
     extra["verification"] = verification.to_dict()
     if not verification.ok:
-        return cpu_decision(config, verification.reason or "the GPU check failed", **extra)
+        reason = verification.reason or "the GPU check failed"
+        return cpu_decision(config, f"{missing}; {reason}" if missing else reason, **extra)
     return DeviceDecision(
         device="cuda",
         compute_type=compute_type,

@@ -98,11 +98,23 @@ class Engine:
         else:
             self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
         if self.config.preload and not recheck:
-            try:
-                self.model_for(None, None, None)
-            except SidecarError as e:
-                log.warning("preloading the default model failed: %s", e.message)
-                self._setup_error = e.message
+            self._preload()
+
+    def _preload(self) -> None:
+        try:
+            self.model_for(None, None, None)
+        except SidecarError as e:
+            log.warning("preloading the default model failed: %s", e.message)
+            self._setup_error = e.message
+        except Exception as e:
+            if self.decision().device != "cuda" or not is_cuda_failure(e):
+                log.exception("preloading the default model failed")
+                self._setup_error = f"{type(e).__name__}: {e}"
+                return
+            reason = f"CUDA failed while loading the model ({type(e).__name__}: {e})"
+            self.fall_back_to_cpu(reason)
+            self.status(None, "fallback", f"Using CPU: {reason}", device_name="cpu")
+            self._preload()
 
     def decision(self, timeout: Optional[float] = None) -> device.DeviceDecision:
         if not self._decided.wait(timeout):
