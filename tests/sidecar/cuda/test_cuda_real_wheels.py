@@ -76,14 +76,42 @@ def test_real_wheels_are_found_and_loaded(cuda_wheels):
 
 @pytest.mark.gpu
 def test_verify_succeeds_on_a_gpu(tmp_path, monkeypatch):
-    """Needs an NVIDIA GPU and a model: WHISPER_SIDECAR_GPU_TEST_MODEL (a folder or name)."""
+    """Needs an NVIDIA GPU; WHISPER_SIDECAR_GPU_TEST_MODEL may name a model folder (default: embedded base)."""
     from sidecar.cuda import device_count, verify
 
     if device_count() == 0:
         pytest.skip("no CUDA device on this machine")
-    model = os.environ.get("WHISPER_SIDECAR_GPU_TEST_MODEL")
-    if not model:
-        pytest.skip("set WHISPER_SIDECAR_GPU_TEST_MODEL to a model folder for the GPU check")
     monkeypatch.setenv("WHISPER_CACHE_DIR", str(tmp_path))
+    model = os.environ.get("WHISPER_SIDECAR_GPU_TEST_MODEL")
+    if not model:  # the embedded base model, joined into the temp cache
+        from sidecar.models import materialize_embedded
+
+        model = str(materialize_embedded(tmp_path))
     result = verify(model, recheck=True)
     assert result.ok, result.reason
+
+
+@pytest.mark.slow
+def test_the_sidecar_reports_the_real_wheels_and_why_it_is_on_the_cpu(cuda_wheels, tmp_path):
+    """The whole process, as a relay would see it: libraries named, device and reason."""
+    sys.path.insert(0, str(REPO / "tests" / "sidecar"))
+    from client import Sidecar
+
+    sc = Sidecar(env={"PYTHONPATH": str(cuda_wheels), "WHISPER_CACHE_DIR": str(tmp_path),
+                      "WHISPER_PRELOAD": "0"})
+    try:
+        sc.ready()
+        sc.wait_for(lambda m: m.get("method") == "status" and m["params"]["stage"] in ("fallback", "gpu_setup")
+                    and m["params"]["message"].startswith("Using"), 120, "device decision")
+        status = sc.call("gpu_status")["result"]
+    finally:
+        sc.close()
+    assert status["paths_configured"] is True
+    assert status["libraries"]["cublas"]["loaded"] and status["libraries"]["cudnn"]["loaded"]
+    assert "libcublas.so.12" in status["libraries"]["cublas"]["files"]
+    assert status["cuda_major_needed"] == 12
+    if status["cuda_device_count"] == 0:
+        assert status["device"] == "cpu"
+        assert "no CUDA device" in status["fallback_reason"]
+    stderr = "".join(sc.stderr_lines)
+    assert "GPU library paths configured (2 paths)" in stderr
