@@ -1,0 +1,14 @@
+// ESM entry: the CommonJS build, re-exported by name.
+import bridge from './index.js';
+
+export const {
+  WhisperSidecar,
+  SidecarError,
+  ErrorCodes,
+  ClientKinds,
+  States,
+  attachConsoleReporter,
+  findPython,
+  findPythonSync,
+} = bridge;
+export default bridge;

@@ -1,0 +1,141 @@
+'use strict';
+
+/**
+ * WhisperSidecar: the public face. One long-lived, supervised sidecar process; typed methods for
+ * its RPCs; events for everything it says.
+ */
+
+const { EventEmitter } = require('node:events');
+const { Supervisor } = require('./supervisor');
+const { normalizeOptions } = require('./options');
+
+class WhisperSidecar extends EventEmitter {
+  /** @param {import('../index').WhisperSidecarOptions} [options] */
+  constructor(options = {}) {
+    super();
+    this.options = normalizeOptions(options);
+    this.supervisor = new Supervisor(this.options, (event, ...args) => this.emit(event, ...args));
+  }
+
+  /** 'starting' | 'ready' | 'stopping' | 'stopped' | 'crashed' */
+  get state() {
+    return this.supervisor.state;
+  }
+
+  /** The pid of the current Python process, or null. */
+  get pid() {
+    return this.supervisor.pid;
+  }
+
+  /** The params of the last `ready` notification ({pid, version, python, platform}), or null. */
+  get info() {
+    return this.supervisor.info;
+  }
+
+  /** The Python the bridge found ({command, args, source, executable, version}), once started. */
+  get python() {
+    return this.supervisor.python;
+  }
+
+  /** Why the bridge runs the sidecar on the CPU (after a CUDA crash, or forceCpu), or null. */
+  get fallbackReason() {
+    return this.supervisor.fallbackReason;
+  }
+
+  /** The error the bridge gave up with, or null. */
+  get fatalError() {
+    return this.supervisor.fatalError;
+  }
+
+  /** Starts the process; resolves with the `ready` params. Safe to call again. */
+  start() {
+    return this.supervisor.start();
+  }
+
+  /** `shutdown` RPC, stdin closed, SIGTERM then SIGKILL after the named delays; rejects all pending. */
+  stop() {
+    return this.supervisor.stop();
+  }
+
+  ping(options) {
+    return this.request('ping', undefined, options);
+  }
+
+  /** The `gpu_status` RPC. @param {{recheck?: boolean}} [params] */
+  async gpuStatus(params, options) {
+    return this.withDevice(await this.request('gpu_status', params, options));
+  }
+
+  /** The `load_model` RPC. @param {{model?: string, device?: string}} [params] */
+  async loadModel(params, options) {
+    return this.withDevice(await this.request('load_model', params, options));
+  }
+
+  /**
+   * The `transcribe` RPC. Retried once on a fresh process if the sidecar crashes meanwhile (on the
+   * CPU if the crash was a CUDA crash).
+   * @param {string} filePath any file PyAV decodes (audio or video).
+   * @param {object} [params] the sidecar's params: language, task, beam_size, vad_filter, …
+   * @param {object} [options] signal, timeout, onStatus, onSegment.
+   */
+  async transcribe(filePath, params = {}, options = {}) {
+    if (typeof filePath !== 'string' || filePath === '') {
+      throw new TypeError(`transcribe() needs a file path, received ${JSON.stringify(filePath)}`);
+    }
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+      throw new TypeError(`transcribe() params must be an object, received ${JSON.stringify(params)}`);
+    }
+    let retried = null;
+    const result = await this.request('transcribe', { ...params, path: filePath }, {
+      ...options,
+      retries: this.options.retryOnCrash ? 1 : 0,
+      onRetry: (info) => {
+        retried = { reason: info.reason, attempt: info.attempt, fallback_reason: info.cudaFallback ? info.fallbackReason : null };
+        if (info.cudaFallback && options.onStatus) {
+          options.onStatus({
+            request_id: info.previousId, stage: 'fallback', progress: null, device: 'cpu',
+            message: `CUDA error detected, retrying with CPU mode (${info.fallbackReason})`,
+          });
+        }
+      },
+    });
+    if (retried && result && typeof result === 'object') result.retried = retried;
+    return this.withDevice(result);
+  }
+
+  /**
+   * Any RPC by name.
+   * @param {string} method
+   * @param {object} [params]
+   * @param {object} [options] signal, timeout (default from the `timeouts` option), onStatus,
+   *   onSegment, retries.
+   */
+  request(method, params, { signal, timeout, onStatus, onSegment, retries = 0, onRetry } = {}) {
+    if (typeof method !== 'string' || method === '') {
+      return Promise.reject(new TypeError(`request() needs a method name, received ${JSON.stringify(method)}`));
+    }
+    const effectiveTimeout = timeout === undefined ? (this.options.timeouts[method] || 0) : timeout;
+    if (!Number.isFinite(effectiveTimeout) || effectiveTimeout < 0) {
+      return Promise.reject(new TypeError(`timeout must be a number >= 0, received ${JSON.stringify(timeout)}`));
+    }
+    const onNotification = onStatus || onSegment ? (name, body) => {
+      if (name === 'status' && onStatus) onStatus(body);
+      else if (name === 'segment' && onSegment) onSegment(body.segment, body);
+    } : undefined;
+    return this.supervisor.request(method, params, {
+      signal, timeout: effectiveTimeout, retries, onRetry, onNotification,
+    });
+  }
+
+  withDevice(result) {
+    if (!result || typeof result !== 'object') return result;
+    this.supervisor.noteDevice(result.device);
+    const reason = this.supervisor.fallbackReason;
+    if (reason && result.device === 'cpu' && !result.fallback_reason) {
+      result.fallback_reason = reason;
+    }
+    return result;
+  }
+}
+
+module.exports = { WhisperSidecar };
