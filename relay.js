@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+'use strict';
+
+/**
+ * The relay: starts the sidecar through node_bridge, prints the GPU diagnostics, serves the HTTP
+ * API and the web page. `node relay.js` (or `npm start`, which runs the setup first).
+ */
+
+const { loadConfig, ROOT } = require('./relay/config');
+const { buildRelay } = require('./relay/app');
+const { formatGpuReport } = require('./relay/diagnostics');
+
+const STOP_TIMEOUT_MS = 10000;
+
+/**
+ * Starts everything. Returns {app, sidecar, close()}.
+ * Args: options — {config, env, log (a console-like object for the startup lines)}.
+ */
+async function main({ env = process.env, config = loadConfig(env), log = console } = {}) {
+  const { WhisperSidecar } = require('./node_bridge');
+  const sidecar = new WhisperSidecar({ projectRoot: ROOT, cwd: ROOT });
+  sidecar.on('restart', (info) => log.warn(`sidecar restarting: ${describe(info)}`));
+  sidecar.on('fatal', (err) => log.error(`sidecar gave up: ${err.message}`));
+  sidecar.on('stderr', (line) => {
+    if (config.logLevel === 'debug' || config.logLevel === 'trace') log.error(`[sidecar] ${line}`);
+  });
+
+  log.log('Starting the whisper sidecar...');
+  await sidecar.start();
+  try {
+    const gpu = await sidecar.gpuStatus();
+    for (const line of formatGpuReport(gpu)) log.log(line);
+  } catch (err) {
+    log.warn(`gpu_status failed: ${err.message}`);
+  }
+
+  const app = buildRelay({ config, sidecar });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await sidecar.stop();
+    throw err;
+  }
+  const address = app.server.address();
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  log.log(`Relay listening on http://${host}:${address.port}/ (data in ${config.dataDir})`);
+
+  let closing = null;
+  const close = () => {
+    closing = closing || Promise.allSettled([app.close()]).then(() => sidecar.stop());
+    return closing;
+  };
+  return { app, sidecar, config, close };
+}
+
+function describe(info) {
+  return info && typeof info === 'object' ? JSON.stringify(info) : String(info);
+}
+
+/** Stops cleanly on SIGINT/SIGTERM, and for good after a second signal or a stuck stop. */
+function stopOnSignals(close) {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      console.log(`${signal}: stopping the relay and the sidecar...`);
+      setTimeout(() => process.exit(1), STOP_TIMEOUT_MS).unref();
+      close().then(() => process.exit(0), () => process.exit(1));
+    });
+  }
+}
+
+if (require.main === module) {
+  main().then(({ close }) => stopOnSignals(close), (err) => {
+    console.error(`The relay could not start: ${err.message}`);
+    process.exit(1);
+  });
+}
+
+module.exports = { main, stopOnSignals };

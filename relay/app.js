@@ -1,0 +1,75 @@
+'use strict';
+
+/**
+ * buildRelay(): the fastify app with every route, constructible in-process (tests pass their own
+ * config and sidecar) and used by relay.js to serve.
+ */
+
+const path = require('node:path');
+const Fastify = require('fastify');
+const multipart = require('@fastify/multipart');
+const { HttpError } = require('./errors');
+const { JobStore } = require('./store');
+const { JobRunner } = require('./jobs');
+const { transcriptionRoutes } = require('./routes/transcriptions');
+const { eventRoutes } = require('./routes/events');
+const { openaiRoutes } = require('./routes/openai');
+const { systemRoutes } = require('./routes/system');
+
+const MB = 1024 * 1024;
+
+/**
+ * Args: {config (from loadConfig), sidecar (a started WhisperSidecar or the same API),
+ *   logger (fastify's logger option; default: on unless LOG_LEVEL=silent)}.
+ * Returns: the fastify app, not yet listening; `app.runner` and `app.store` are exposed, and
+ *   closing the app stops the runner (running jobs are left to be requeued) and closes the store.
+ *   The sidecar is the caller's to stop.
+ */
+function buildRelay({ config, sidecar, logger }) {
+  const app = Fastify({
+    logger: logger !== undefined ? logger : config.logLevel !== 'silent' && { level: config.logLevel },
+    bodyLimit: 1 * MB,
+    forceCloseConnections: true,
+  });
+  const store = new JobStore(path.join(config.dataDir, 'relay.sqlite'));
+  const runner = new JobRunner({ store, sidecar, concurrency: config.jobConcurrency, log: app.log });
+  app.decorate('store', store);
+  app.decorate('runner', runner);
+
+  app.register(multipart, {
+    limits: { fileSize: config.maxUploadMb * MB, files: 1, fields: 20, fieldSize: 64 * 1024 },
+  });
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) => {
+    reply.code(404).send(new HttpError(404, 'not_found', `No route ${request.method} ${request.url}.`).toJSON());
+  });
+
+  const deps = { config, sidecar, runner, store };
+  app.register(transcriptionRoutes, deps);
+  app.register(eventRoutes, deps);
+  app.register(openaiRoutes, deps);
+  app.register(systemRoutes, deps);
+
+  app.addHook('onReady', async () => {
+    runner.resume();
+  });
+  app.addHook('preClose', async () => {
+    await runner.close();
+  });
+  app.addHook('onClose', async () => {
+    store.close();
+  });
+  return app;
+}
+
+function handleError(err, request, reply) {
+  if (err instanceof HttpError) return reply.code(err.statusCode).send(err.toJSON());
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    const code = String(err.code || 'bad_request').replace(/^FST_(ERR_)?/, '').toLowerCase();
+    return reply.code(err.statusCode).send({ error: { code, message: err.message } });
+  }
+  request.log.error(err);
+  return reply.code(500).send({ error: { code: 'internal_error', message: 'The relay failed; see its log.' } });
+}
+
+module.exports = { buildRelay };

@@ -1,0 +1,96 @@
+'use strict';
+
+/**
+ * The relay's configuration, read once from the environment into one frozen object.
+ *
+ * Every setting has a default that is safe on a laptop: loopback only, private URLs refused,
+ * no media folder (so `{path}` requests are refused until one is named).
+ */
+
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+
+/** Documented settings: env name → [config key, parser, default]. The README lists these. */
+const SETTINGS = [
+  ['PORT', 'port', parsePort, 8787],
+  ['HOST', 'host', parseString, '127.0.0.1'],
+  ['DATA_DIR', 'dataDir', parsePath, path.join(ROOT, 'data')],
+  ['MEDIA_DIR', 'mediaDir', parsePath, null],
+  ['MAX_UPLOAD_MB', 'maxUploadMb', parsePositiveNumber, 500],
+  ['MAX_DOWNLOAD_MB', 'maxDownloadMb', parsePositiveNumber, null],
+  ['DOWNLOAD_TIMEOUT_S', 'downloadTimeoutS', parsePositiveNumber, 120],
+  ['MAX_REDIRECTS', 'maxRedirects', parseNonNegativeInt, 5],
+  ['ALLOW_PRIVATE_URLS', 'allowPrivateUrls', parseBoolean, false],
+  ['JOB_CONCURRENCY', 'jobConcurrency', parsePositiveInt, 1],
+  ['LOG_LEVEL', 'logLevel', parseString, 'info'],
+];
+
+/**
+ * Reads the configuration.
+ *
+ * Args: env — the environment (default process.env); overrides — values that win (tests use these).
+ * Returns: a frozen config object.
+ * Raises: TypeError naming the variable and quoting the value when one does not parse.
+ */
+function loadConfig(env = process.env, overrides = {}) {
+  const config = {};
+  for (const [name, key, parse, fallback] of SETTINGS) {
+    const raw = env[name];
+    config[key] = raw === undefined || raw === '' ? fallback : parse(raw, name);
+  }
+  Object.assign(config, overrides);
+  if (config.maxDownloadMb == null) config.maxDownloadMb = config.maxUploadMb;
+  config.dataDir = path.resolve(config.dataDir);
+  if (config.mediaDir) config.mediaDir = path.resolve(config.mediaDir);
+  return Object.freeze(config);
+}
+
+function parseString(raw) {
+  return String(raw);
+}
+
+function parsePath(raw) {
+  return path.resolve(raw);
+}
+
+function parsePort(raw, name) {
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TypeError(`${name} must be a port number 0..65535, got ${JSON.stringify(raw)}`);
+  }
+  return port;
+}
+
+function parsePositiveNumber(raw, name) {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new TypeError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function parsePositiveInt(raw, name) {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${name} must be a whole number >= 1, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function parseNonNegativeInt(raw, name) {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new TypeError(`${name} must be a whole number >= 0, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function parseBoolean(raw, name) {
+  const value = String(raw).trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new TypeError(`${name} must be 1/0, true/false, yes/no or on/off, got ${JSON.stringify(raw)}`);
+}
+
+module.exports = { loadConfig, SETTINGS, ROOT };

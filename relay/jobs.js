@@ -1,0 +1,200 @@
+'use strict';
+
+/**
+ * Runs jobs through the sidecar, one queue for the whole relay, and tells listeners what happens.
+ *
+ * The store is the truth for every job's state; a running job also has a live record here (its
+ * segments so far and its AbortController) so that SSE clients that connect late can catch up.
+ * Events go out on `runner.events` under the job id: {type: 'state'|'status'|'progress'|'segment'|
+ * 'reset'|'done'|'error'|'cancelled', data}.
+ */
+
+const fs = require('node:fs');
+const { EventEmitter } = require('node:events');
+const { randomUUID } = require('node:crypto');
+const { describeSidecarError } = require('./errors');
+const { now } = require('./store');
+
+class JobRunner {
+  /**
+   * @param {object} deps
+   * @param {import('./store').JobStore} deps.store
+   * @param {object} deps.sidecar a WhisperSidecar (node_bridge) or anything with its transcribe()
+   * @param {number} [deps.concurrency] jobs handed to the sidecar at once
+   * @param {object} [deps.log] pino-style logger
+   */
+  constructor({ store, sidecar, concurrency = 1, log = console }) {
+    this.store = store;
+    this.sidecar = sidecar;
+    this.concurrency = concurrency;
+    this.log = log;
+    this.events = new EventEmitter();
+    this.events.setMaxListeners(0);
+    this.live = new Map();
+    this.pending = [];
+    this.closing = false;
+  }
+
+  /**
+   * Puts back the jobs a previous relay left running, then starts everything queued.
+   * Returns the ids that were requeued.
+   */
+  resume() {
+    const requeued = this.store.requeueInterrupted();
+    for (const id of requeued) this.log.warn(`job ${id} was interrupted by a relay restart; requeued`);
+    this.pending = this.store.queuedIds();
+    this.schedule();
+    return requeued;
+  }
+
+  /** Creates a queued job and schedules it. Returns the stored job. */
+  submit({ source, name, mediaPath, ownsMedia, options, id = randomUUID() }) {
+    const job = this.store.insert({ id, source, name, mediaPath, ownsMedia, options });
+    this.pending.push(id);
+    this.schedule();
+    return job;
+  }
+
+  /** Resolves with the finished job (done, error or cancelled). */
+  waitFor(id) {
+    return new Promise((resolve) => {
+      const check = () => {
+        const job = this.store.get(id);
+        if (!job || !['queued', 'running'].includes(job.state)) {
+          this.events.off(id, onEvent);
+          resolve(job);
+        }
+      };
+      const onEvent = (event) => {
+        if (['done', 'error', 'cancelled'].includes(event.type)) check();
+      };
+      this.events.on(id, onEvent);
+      check();
+    });
+  }
+
+  /**
+   * Cancels a queued or running job. Returns the job (unchanged when it had already finished).
+   */
+  cancel(id) {
+    const job = this.store.get(id);
+    if (!job) return null;
+    if (job.state === 'queued') {
+      this.pending = this.pending.filter((p) => p !== id);
+      return this.finish(job, 'cancelled', { error: { code: 'cancelled', message: 'Cancelled before it started.' } });
+    }
+    const live = this.live.get(id);
+    if (job.state === 'running' && live) live.controller.abort();
+    return this.store.get(id);
+  }
+
+  /** The live view of a running job: segments so far; null when it is not running here. */
+  liveView(id) {
+    const live = this.live.get(id);
+    return live ? { segments: live.segments.slice() } : null;
+  }
+
+  /** Aborts running work without marking it cancelled, so the next relay requeues it. */
+  async close() {
+    this.closing = true;
+    this.pending = [];
+    const running = [...this.live.values()];
+    for (const live of running) live.controller.abort();
+    await Promise.allSettled(running.map((live) => live.promise));
+  }
+
+  schedule() {
+    while (!this.closing && this.live.size < this.concurrency && this.pending.length > 0) {
+      const id = this.pending.shift();
+      const job = this.store.get(id);
+      if (job && job.state === 'queued') this.start(job);
+    }
+  }
+
+  start(job) {
+    const live = { controller: new AbortController(), segments: [], promise: null };
+    this.live.set(job.id, live);
+    const started = this.store.update(job.id, {
+      state: 'running', started_at: now(), attempts: job.attempts + 1, progress: 0, error: null,
+    });
+    this.emit(job.id, 'state', { state: 'running', attempts: started.attempts });
+    live.promise = this.run(started, live).finally(() => {
+      this.live.delete(job.id);
+      this.schedule();
+    });
+  }
+
+  async run(job, live) {
+    const callbacks = {
+      signal: live.controller.signal,
+      onStatus: (params) => this.onStatus(job.id, params),
+      onSegment: (params) => this.onSegment(job.id, live, params),
+    };
+    try {
+      const result = await this.sidecar.transcribe(job.mediaPath, job.options, callbacks);
+      this.finish(job, 'done', { result, device: result.device || null, progress: 1 });
+    } catch (err) {
+      if (this.closing) {
+        this.store.update(job.id, { state: 'queued', progress: null, message: 'Interrupted by a relay shutdown' });
+        return;
+      }
+      const error = describeSidecarError(err);
+      if (error.code === 'cancelled') {
+        this.finish(job, 'cancelled', { error: { code: 'cancelled', message: error.message } });
+      } else {
+        this.log.error(`job ${job.id} failed: ${error.message}`);
+        this.finish(job, 'error', { error: { code: error.code, message: error.message } });
+      }
+    }
+  }
+
+  onStatus(id, params) {
+    const status = {
+      stage: params.stage || null,
+      message: params.message || null,
+      progress: typeof params.progress === 'number' ? params.progress : null,
+      device: params.device || null,
+    };
+    const fields = { stage: status.stage, message: status.message };
+    if (status.device) fields.device = status.device;
+    if (status.progress !== null) fields.progress = status.progress;
+    this.store.update(id, fields);
+    this.emit(id, 'status', status);
+    if (status.progress !== null) this.emit(id, 'progress', { progress: status.progress });
+  }
+
+  onSegment(id, live, params) {
+    const segment = params && params.segment ? params.segment : params;
+    const last = live.segments[live.segments.length - 1];
+    // The bridge retries a transcription once after a sidecar crash, and the retry starts again
+    // from the first segment: drop what the failed attempt sent, and tell clients to do the same.
+    if (last && typeof segment.id === 'number' && segment.id <= last.id) {
+      live.segments = live.segments.filter((s) => s.id < segment.id);
+      this.emit(id, 'reset', { keep: live.segments.length });
+    }
+    live.segments.push(segment);
+    this.emit(id, 'segment', segment);
+  }
+
+  finish(job, state, fields) {
+    const finished = this.store.update(job.id, { state, finished_at: now(), ...fields });
+    if (job.ownsMedia) removeQuietly(job.mediaPath, this.log);
+    const data = state === 'done'
+      ? { state, text: finished.result.text, device: finished.device }
+      : { state, error: finished.error };
+    this.emit(job.id, state, data);
+    return finished;
+  }
+
+  emit(id, type, data) {
+    this.events.emit(id, { type, data });
+  }
+}
+
+function removeQuietly(file, log) {
+  fs.rm(file, { force: true }, (err) => {
+    if (err) log.warn(`could not remove ${file}: ${err.message}`);
+  });
+}
+
+module.exports = { JobRunner };

@@ -1,0 +1,90 @@
+'use strict';
+
+/**
+ * Validates the transcription options a client sends (JSON body or multipart fields) and turns
+ * them into the sidecar's `transcribe` params. Multipart fields arrive as strings, so each option
+ * also accepts its string spelling ("5", "true").
+ */
+
+const { HttpError } = require('./errors');
+
+const OPTIONS = {
+  language: parseLanguage,
+  task: (v, name) => parseEnum(v, name, ['transcribe', 'translate']),
+  beam_size: (v, name) => parseInteger(v, name, 1, 20),
+  batch_size: (v, name) => parseInteger(v, name, 1, 64),
+  vad_filter: parseBool,
+  word_timestamps: parseBool,
+  initial_prompt: (v, name) => parseText(v, name, 4000),
+  model: (v, name) => parseText(v, name, 200),
+  device: (v, name) => parseEnum(v, name, ['auto', 'cuda', 'cpu']),
+};
+
+const OPTION_NAMES = Object.freeze(Object.keys(OPTIONS));
+
+/**
+ * Args: input — a plain object of option values; ignore — names to skip (e.g. 'url', 'path').
+ * Returns: the sidecar params (only the options given; empty strings count as not given).
+ * Raises: HttpError 400 `invalid_option` naming the option.
+ */
+function parseOptions(input, { ignore = [] } = {}) {
+  const options = {};
+  for (const [name, value] of Object.entries(input || {})) {
+    if (ignore.includes(name)) continue;
+    const parse = OPTIONS[name];
+    if (!parse) {
+      throw new HttpError(400, 'unknown_option',
+        `Unknown option ${JSON.stringify(name)}; known options: ${OPTION_NAMES.join(', ')}.`, { param: name });
+    }
+    if (value === undefined || value === null || value === '') continue;
+    options[name] = parse(value, name);
+  }
+  return options;
+}
+
+function invalid(name, message) {
+  return new HttpError(400, 'invalid_option', `Option ${name}: ${message}`, { param: name });
+}
+
+function parseLanguage(value, name) {
+  if (typeof value !== 'string' || !/^[a-zA-Z]{2,3}(-[a-zA-Z]+)?$|^auto$/.test(value)) {
+    throw invalid(name, `expected a language code such as "en", got ${JSON.stringify(value)}`);
+  }
+  return value === 'auto' ? undefined : value.toLowerCase();
+}
+
+function parseEnum(value, name, allowed) {
+  if (!allowed.includes(value)) {
+    throw invalid(name, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function parseInteger(value, name, min, max) {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (!Number.isInteger(number) || number < min || number > max) {
+    throw invalid(name, `expected a whole number ${min}..${max}, got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+function parseBool(value, name) {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw invalid(name, `expected true or false, got ${JSON.stringify(value)}`);
+}
+
+function parseText(value, name, maxLength) {
+  if (typeof value !== 'string' || value.length > maxLength) {
+    throw invalid(name, `expected a string of at most ${maxLength} characters`);
+  }
+  return value;
+}
+
+/** Drops undefined values (e.g. language "auto"). */
+function compact(options) {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+}
+
+module.exports = { parseOptions: (input, opts) => compact(parseOptions(input, opts)), OPTION_NAMES };

@@ -1,0 +1,67 @@
+'use strict';
+
+/**
+ * GET /api/transcriptions/:id/events — Server-Sent Events for one job.
+ *
+ * A client that connects late first gets a `snapshot` (the job without its result) and every
+ * segment so far, then the live events: `state`, `status`, `progress`, `segment`, `reset` (a retry
+ * after a sidecar crash starts over: keep only the first `keep` segments), and one final event,
+ * `done`, `error` or `cancelled`, after which the stream ends.
+ */
+
+const { parseId, findJob } = require('./transcriptions');
+const { jobView } = require('../views');
+
+const HEARTBEAT_MS = 15000;
+const FINAL = new Set(['done', 'error', 'cancelled']);
+
+async function eventRoutes(app, { runner, store }) {
+  app.get('/api/transcriptions/:id/events', async (request, reply) => {
+    const { id } = parseId(request.params.id);
+    const job = findJob(store, id);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const send = (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+
+    // Everything below until the subscription runs in one tick, so no event can fall in between.
+    send('snapshot', jobView(job, { full: false }));
+    if (FINAL.has(job.state)) {
+      replayFinished(job, send);
+      res.end();
+      return;
+    }
+    const live = runner.liveView(id);
+    for (const segment of live ? live.segments : []) send('segment', segment);
+
+    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    const onEvent = ({ type, data }) => {
+      send(type, data);
+      if (FINAL.has(type)) close();
+    };
+    const close = () => {
+      clearInterval(heartbeat);
+      runner.events.off(id, onEvent);
+      if (!res.writableEnded) res.end();
+    };
+    runner.events.on(id, onEvent);
+    res.on('close', close);
+  });
+}
+
+function replayFinished(job, send) {
+  if (job.state === 'done') {
+    for (const segment of job.result.segments || []) send('segment', segment);
+    send('progress', { progress: 1 });
+    send('done', { state: 'done', text: job.result.text, device: job.device });
+  } else {
+    send(job.state, { state: job.state, error: job.error });
+  }
+}
+
+module.exports = { eventRoutes };

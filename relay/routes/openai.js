@@ -1,0 +1,110 @@
+'use strict';
+
+/**
+ * POST /v1/audio/transcriptions and /v1/audio/translations, shaped like OpenAI's API so the
+ * official SDKs work unchanged: https://platform.openai.com/docs/api-reference/audio
+ *
+ * The request waits for the transcript (as OpenAI's does); the job is also stored and listed. A
+ * client that hangs up cancels its job. Errors use OpenAI's body: {error: {message, type, param, code}}.
+ */
+
+const path = require('node:path');
+const fs = require('node:fs');
+const { HttpError } = require('../errors');
+const { parseOptions } = require('../options');
+const { receiveUpload } = require('../uploads');
+const { render, toOpenAiVerbose } = require('../formats');
+
+const MB = 1024 * 1024;
+const RESPONSE_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'];
+/** OpenAI's hosted model names run on the sidecar's default model. */
+const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
+/** Fields OpenAI accepts that change nothing here. */
+const IGNORED_FIELDS = new Set(['temperature', 'chunking_strategy', 'include']);
+
+async function openaiRoutes(app, { config, runner }) {
+  app.setErrorHandler((err, request, reply) => {
+    const status = err instanceof HttpError || (err.statusCode >= 400 && err.statusCode < 500) ? err.statusCode : 500;
+    if (status >= 500) request.log.error(err);
+    reply.code(status).send({
+      error: {
+        message: err.message,
+        type: status >= 500 ? 'server_error' : 'invalid_request_error',
+        param: (err.details && err.details.param) || null,
+        code: err.code || null,
+      },
+    });
+  });
+
+  const uploadsDir = path.join(config.dataDir, 'uploads');
+  for (const [route, task] of [['/v1/audio/transcriptions', 'transcribe'], ['/v1/audio/translations', 'translate']]) {
+    app.post(route, async (request, reply) => {
+      const upload = await receiveUpload(request, { dir: uploadsDir, maxBytes: config.maxUploadMb * MB });
+      let request_;
+      try {
+        request_ = toSidecarRequest(upload.fields, task);
+      } catch (err) {
+        fs.rmSync(upload.file, { force: true });
+        throw err;
+      }
+      const job = runner.submit({
+        source: 'openai', name: upload.name, mediaPath: upload.file, ownsMedia: true, options: request_.options,
+      });
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) runner.cancel(job.id);
+      });
+      const finished = await runner.waitFor(job.id);
+      if (finished.state !== 'done') {
+        const error = finished.error || { code: finished.state, message: `The job ended ${finished.state}.` };
+        const status = ['file_not_found', 'not_audio', 'empty_file', 'invalid_params', 'unknown_language',
+          'model_unavailable'].includes(error.code) ? 400 : 500;
+        throw new HttpError(status, error.code, error.message);
+      }
+      return sendResult(reply, finished.result, request_);
+    });
+  }
+}
+
+function toSidecarRequest(fields, task) {
+  const format = fields.response_format || 'json';
+  if (!RESPONSE_FORMATS.includes(format)) {
+    throw new HttpError(400, 'invalid_value',
+      `response_format must be one of ${RESPONSE_FORMATS.join(', ')}, got ${JSON.stringify(format)}.`,
+      { param: 'response_format' });
+  }
+  if (fields.stream === 'true') {
+    throw new HttpError(400, 'unsupported_value', 'stream=true is not supported; use the relay\'s SSE API.',
+      { param: 'stream' });
+  }
+  const granularities = [].concat(fields.timestamp_granularities || []);
+  for (const g of granularities) {
+    if (g !== 'word' && g !== 'segment') {
+      throw new HttpError(400, 'invalid_value', `timestamp_granularities[] must be word or segment, got ${JSON.stringify(g)}.`,
+        { param: 'timestamp_granularities[]' });
+    }
+  }
+  const words = granularities.includes('word');
+  const model = fields.model && !HOSTED_MODELS.test(fields.model) ? fields.model : undefined;
+  const known = new Set(['file', 'model', 'language', 'prompt', 'response_format', 'timestamp_granularities', 'stream']);
+  const unknown = Object.keys(fields).find((key) => !known.has(key) && !IGNORED_FIELDS.has(key));
+  if (unknown) {
+    throw new HttpError(400, 'unknown_parameter', `Unrecognized request argument supplied: ${unknown}`, { param: unknown });
+  }
+  const options = parseOptions({
+    model, language: fields.language, initial_prompt: fields.prompt, word_timestamps: words || undefined,
+    task: task === 'translate' ? 'translate' : undefined,
+  });
+  return { options, format, task, words };
+}
+
+function sendResult(reply, result, { format, task, words }) {
+  switch (format) {
+    case 'text': return reply.type('text/plain; charset=utf-8').send(`${(result.text || '').trim()}\n`);
+    case 'srt': return reply.type('text/plain; charset=utf-8').send(render(result, 'srt'));
+    case 'vtt': return reply.type('text/plain; charset=utf-8').send(render(result, 'vtt'));
+    case 'verbose_json': return toOpenAiVerbose(result, { task, words });
+    default: return { text: (result.text || '').trim() };
+  }
+}
+
+module.exports = { openaiRoutes, toSidecarRequest };

@@ -1,0 +1,42 @@
+'use strict';
+
+/** GET /api/gpu, GET /healthz, and the web page's files from public/. */
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { HttpError } = require('../errors');
+
+const PUBLIC_DIR = path.resolve(__dirname, '..', '..', 'public');
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+};
+
+async function systemRoutes(app, { sidecar }) {
+  app.get('/api/gpu', async () => {
+    try {
+      return await sidecar.gpuStatus();
+    } catch (err) {
+      throw new HttpError(503, 'sidecar_unavailable', `The sidecar did not answer gpu_status: ${err.message}`);
+    }
+  });
+
+  app.get('/healthz', async () => ({ ok: true, sidecar: sidecar.state || null, uptime_s: Math.round(process.uptime()) }));
+
+  // The page is a handful of files, listed once at startup: nothing outside public/ can be named.
+  const files = new Map(fs.readdirSync(PUBLIC_DIR)
+    .filter((name) => TYPES[path.extname(name)])
+    .map((name) => [`/${name}`, path.join(PUBLIC_DIR, name)]));
+  files.set('/', path.join(PUBLIC_DIR, 'index.html'));
+  for (const [url, file] of files) {
+    app.get(url, (request, reply) => {
+      reply.type(TYPES[path.extname(file)]).header('cache-control', 'no-cache');
+      return reply.send(fs.createReadStream(file));
+    });
+  }
+}
+
+module.exports = { systemRoutes };

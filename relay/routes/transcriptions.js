@@ -1,0 +1,118 @@
+'use strict';
+
+/**
+ * /api/transcriptions: create (upload, {url}, {path}), read, list, download formats, cancel.
+ */
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { randomUUID } = require('node:crypto');
+const { HttpError } = require('../errors');
+const { parseOptions } = require('../options');
+const { receiveUpload } = require('../uploads');
+const { downloadUrl } = require('../download');
+const { resolveMediaPath } = require('../media');
+const { FORMATS, render } = require('../formats');
+const { jobView } = require('../views');
+
+const MB = 1024 * 1024;
+const ID_WITH_FORMAT = /^([0-9a-f-]{36})(?:\.(txt|srt|vtt|json))?$/i;
+
+/** @param {import('fastify').FastifyInstance} app @param {{config, runner, store}} deps */
+async function transcriptionRoutes(app, { config, runner, store }) {
+  const uploadsDir = path.join(config.dataDir, 'uploads');
+
+  app.post('/api/transcriptions', async (request, reply) => {
+    const input = await receiveInput(request, { config, uploadsDir });
+    const job = runner.submit(input);
+    reply.code(202).header('location', `/api/transcriptions/${job.id}`);
+    return jobView(job, { full: false });
+  });
+
+  app.get('/api/transcriptions', async (request) => {
+    const limit = Math.min(Math.max(Number(request.query.limit) || 50, 1), 500);
+    return { jobs: store.list({ limit }).map((job) => jobView(job, { full: false })) };
+  });
+
+  app.get('/api/transcriptions/:id', async (request, reply) => {
+    const { id, format } = parseId(request.params.id);
+    const job = findJob(store, id);
+    if (!format) return jobView(job, { live: runner.liveView(id) });
+    if (job.state !== 'done') {
+      throw new HttpError(409, 'not_ready', `Job ${id} is ${job.state}; formats are ready when it is done.`,
+        { state: job.state });
+    }
+    const download = request.query.download !== undefined;
+    if (download) reply.header('content-disposition', `attachment; filename="${id}.${format}"`);
+    return reply.type(FORMATS[format]).send(render(job.result, format));
+  });
+
+  app.delete('/api/transcriptions/:id', async (request) => {
+    const { id, format } = parseId(request.params.id);
+    if (format) throw unknownJob(request.params.id);
+    const job = findJob(store, id);
+    if (job.state === 'queued' || job.state === 'running') {
+      runner.cancel(id);
+      return { id, state: 'cancelled', cancelled: true };
+    }
+    // A finished job has nothing to cancel: DELETE removes it from the list.
+    store.delete(id);
+    return { id, state: job.state, deleted: true };
+  });
+}
+
+async function receiveInput(request, { config, uploadsDir }) {
+  if (request.isMultipart()) {
+    const upload = await receiveUpload(request, { dir: uploadsDir, maxBytes: config.maxUploadMb * MB });
+    try {
+      const options = parseOptions(upload.fields);
+      return { source: 'upload', name: upload.name, mediaPath: upload.file, ownsMedia: true, options };
+    } catch (err) {
+      fs.rmSync(upload.file, { force: true });
+      throw err;
+    }
+  }
+  const body = request.body;
+  if (!request.headers['content-type'] || !/^application\/json\b/i.test(request.headers['content-type'])
+      || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new HttpError(415, 'unsupported_media_type',
+      'Send multipart/form-data with a file, or application/json with {"url": …} or {"path": …}.');
+  }
+  const given = ['url', 'path'].filter((key) => body[key] !== undefined);
+  if (given.length !== 1) {
+    throw new HttpError(400, 'missing_input', 'Give exactly one of "url" or "path" (or upload a file as multipart).');
+  }
+  const options = parseOptions(body, { ignore: ['url', 'path'] });
+  if (given[0] === 'path') {
+    const mediaPath = await resolveMediaPath(config.mediaDir, body.path);
+    return { source: 'path', name: body.path, mediaPath, ownsMedia: false, options };
+  }
+  if (typeof body.url !== 'string') throw new HttpError(400, 'invalid_url', '"url" must be a string.');
+  const dest = path.join(uploadsDir, `${randomUUID()}.download`);
+  await fs.promises.mkdir(uploadsDir, { recursive: true });
+  const download = await downloadUrl(body.url, dest, {
+    maxBytes: config.maxDownloadMb * MB,
+    timeoutMs: config.downloadTimeoutS * 1000,
+    maxRedirects: config.maxRedirects,
+    allowPrivate: config.allowPrivateUrls,
+  });
+  return { source: 'url', name: body.url, mediaPath: download.file, ownsMedia: true, options };
+}
+
+function parseId(raw) {
+  const match = ID_WITH_FORMAT.exec(raw);
+  if (!match) throw unknownJob(raw);
+  return { id: match[1].toLowerCase(), format: match[2] ? match[2].toLowerCase() : null };
+}
+
+function findJob(store, id) {
+  const job = store.get(id);
+  if (!job) throw unknownJob(id);
+  return job;
+}
+
+function unknownJob(id) {
+  return new HttpError(404, 'unknown_job', `No transcription job ${JSON.stringify(id)}.`);
+}
+
+module.exports = { transcriptionRoutes, parseId, findJob };

@@ -1,0 +1,158 @@
+'use strict';
+
+/**
+ * Jobs and their transcripts, kept in one SQLite file in the data folder.
+ *
+ * SQLite through node-sqlite3-wasm: a WebAssembly build with a VFS that reads and writes the real
+ * file, so every statement is durable when it returns and nothing needs a native build (Node 20
+ * has no node:sqlite, and better-sqlite3 needs a compiler where no prebuilt binary downloads).
+ * The API is synchronous, which suits a single relay process: no write ever interleaves.
+ */
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { Database } = require('node-sqlite3-wasm');
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  source TEXT NOT NULL,
+  name TEXT,
+  media_path TEXT NOT NULL,
+  owns_media INTEGER NOT NULL DEFAULT 0,
+  options TEXT NOT NULL DEFAULT '{}',
+  progress REAL,
+  stage TEXT,
+  message TEXT,
+  device TEXT,
+  result TEXT,
+  error TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+`;
+
+/** Columns a caller may update, with how each is stored. */
+const JSON_COLUMNS = new Set(['options', 'result', 'error']);
+const UPDATABLE = new Set([
+  'state', 'progress', 'stage', 'message', 'device', 'result', 'error', 'attempts',
+  'started_at', 'finished_at', 'media_path', 'owns_media',
+]);
+
+const ACTIVE_STATES = Object.freeze(['queued', 'running']);
+const FINAL_STATES = Object.freeze(['done', 'error', 'cancelled']);
+
+class JobStore {
+  /** @param {string} file path of the SQLite file; its folder is created. */
+  constructor(file) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.file = file;
+    this.db = new Database(file);
+    this.db.exec(SCHEMA);
+  }
+
+  insert(job) {
+    this.db.run(
+      `INSERT INTO jobs (id, state, source, name, media_path, owns_media, options, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [job.id, job.state || 'queued', job.source, job.name || null, job.mediaPath,
+        job.ownsMedia ? 1 : 0, JSON.stringify(job.options || {}), job.createdAt || now()],
+    );
+    return this.get(job.id);
+  }
+
+  /** Returns the job or null. */
+  get(id) {
+    const row = this.db.get('SELECT * FROM jobs WHERE id = ?', [id]);
+    return row ? fromRow(row) : null;
+  }
+
+  /** Newest first, without the (possibly large) result. */
+  list({ limit = 50 } = {}) {
+    const rows = this.db.all(
+      `SELECT id, state, source, name, progress, stage, message, device, error, attempts,
+              created_at, started_at, finished_at, options, media_path, owns_media,
+              json_extract(result, '$.duration') AS duration
+       FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+      [limit],
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Updates the given columns (snake_case names), returns the job. */
+  update(id, fields) {
+    const names = Object.keys(fields);
+    for (const name of names) {
+      if (!UPDATABLE.has(name)) throw new TypeError(`JobStore.update: unknown column ${JSON.stringify(name)}`);
+    }
+    if (names.length === 0) return this.get(id);
+    const values = names.map((name) => (JSON_COLUMNS.has(name) && fields[name] != null
+      ? JSON.stringify(fields[name]) : fields[name]));
+    this.db.run(`UPDATE jobs SET ${names.map((n) => `${n} = ?`).join(', ')} WHERE id = ?`, [...values, id]);
+    return this.get(id);
+  }
+
+  /** Ids of queued jobs, oldest first. */
+  queuedIds() {
+    return this.db.all("SELECT id FROM jobs WHERE state = 'queued' ORDER BY created_at, rowid").map((r) => r.id);
+  }
+
+  /**
+   * Puts every job left 'running' by a previous relay back in the queue (the relay or the machine
+   * died under it). Returns their ids.
+   */
+  requeueInterrupted() {
+    const ids = this.db.all("SELECT id FROM jobs WHERE state = 'running'").map((r) => r.id);
+    if (ids.length > 0) {
+      this.db.run(`UPDATE jobs SET state = 'queued', progress = NULL, stage = NULL,
+        message = 'Requeued after a relay restart' WHERE state = 'running'`);
+    }
+    return ids;
+  }
+
+  delete(id) {
+    this.db.run('DELETE FROM jobs WHERE id = ?', [id]);
+  }
+
+  close() {
+    if (this.db.isOpen) this.db.close();
+  }
+}
+
+function now() {
+  return new Date().toISOString();
+}
+
+function fromRow(row) {
+  const job = {
+    id: row.id,
+    state: row.state,
+    source: row.source,
+    name: row.name,
+    mediaPath: row.media_path,
+    ownsMedia: row.owns_media === 1,
+    options: parseJson(row.options) || {},
+    progress: row.progress,
+    stage: row.stage,
+    message: row.message,
+    device: row.device,
+    error: parseJson(row.error),
+    attempts: row.attempts,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+  if ('result' in row) job.result = parseJson(row.result);
+  if ('duration' in row) job.duration = row.duration;
+  return job;
+}
+
+function parseJson(text) {
+  return text == null ? null : JSON.parse(text);
+}
+
+module.exports = { JobStore, ACTIVE_STATES, FINAL_STATES, now };

@@ -1,0 +1,46 @@
+'use strict';
+
+/** The JSON a client sees for a job (snake_case, like the sidecar's protocol). */
+
+const FORMAT_NAMES = ['txt', 'srt', 'vtt', 'json'];
+
+function jobLinks(id) {
+  const base = `/api/transcriptions/${id}`;
+  return {
+    self: base,
+    events: `${base}/events`,
+    ...Object.fromEntries(FORMAT_NAMES.map((format) => [format, `${base}.${format}`])),
+  };
+}
+
+/**
+ * Args: job — from the store; live — the runner's live view or null; full — include the result.
+ */
+function jobView(job, { live = null, full = true } = {}) {
+  const view = {
+    id: job.id,
+    state: job.state,
+    source: job.source,
+    name: job.name,
+    options: job.options,
+    progress: job.progress,
+    stage: job.stage,
+    message: job.message,
+    device: job.device,
+    attempts: job.attempts,
+    error: job.error,
+    created_at: job.createdAt,
+    started_at: job.startedAt,
+    finished_at: job.finishedAt,
+    links: jobLinks(job.id),
+  };
+  if (job.duration !== undefined) view.duration = job.duration;
+  if (full && job.state === 'done' && job.result) {
+    view.text = job.result.text;
+    view.result = job.result;
+  }
+  if (live) view.segments = live.segments;
+  return view;
+}
+
+module.exports = { jobView, jobLinks, FORMAT_NAMES };
