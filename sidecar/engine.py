@@ -116,6 +116,9 @@ class Engine:
             self.status(None, "fallback", f"Using CPU: {reason}", device_name="cpu")
             self._preload()
 
+    def decided(self) -> bool:
+        return self._decided.is_set()
+
     def decision(self, timeout: Optional[float] = None) -> device.DeviceDecision:
         if not self._decided.wait(timeout):
             raise TimeoutError("device setup is still running")

@@ -22,6 +22,8 @@ from .config import Config
 from .engine import Engine
 from .errors import (
     INVALID_REQUEST,
+    InvalidParams,
+    error_object,
     PARSE_ERROR,
     InvalidRequest,
     ShuttingDown,
@@ -79,16 +81,35 @@ class Server:
     def ping(self, ctx: Context):
         return Success({"pong": True, "uptime_s": round(time.monotonic() - self.started, 3)})
 
-    def gpu_status(self, ctx: Context, recheck: Any = False):
-        if not isinstance(recheck, bool):
-            from .errors import InvalidParams
+    def gpu_status(self, ctx: Context, recheck: Any = False, wait: Any = False):
+        """The device report. ``wait``: answer once the device is decided; ``recheck``: run the GPU
+        check anew. Both can take long, so they answer from a thread of their own."""
+        for name, value in (("recheck", recheck), ("wait", wait)):
+            if not isinstance(value, bool):
+                raise InvalidParams(name, f"must be true or false, got {type(value).__name__}")
+        if not recheck and (not wait or self.engine.decided()):
+            return Success(self._gpu_report())
+        request_id = ctx.request_id
 
-            raise InvalidParams("recheck", f"must be true or false, got {type(recheck).__name__}")
-        if recheck:
-            self.engine.recheck()
+        def answer() -> None:
+            try:
+                if recheck:
+                    self.engine.recheck()
+                self.engine.decision()
+                result, error = self._gpu_report(), None
+            except Exception as e:  # answer anyway
+                log.exception("gpu_status failed")
+                result, error = None, error_object(e)
+            if request_id is not NO_ID:
+                self._respond(request_id, result, error)
+
+        threading.Thread(target=answer, name="gpu-status", daemon=True).start()
+        return Success(DEFERRED)
+
+    def _gpu_report(self) -> dict:
         status = self.engine.gpu_status()
         status["queue"] = self.jobs.depth()
-        return Success(status)
+        return status
 
     def _submit(self, ctx: Context, run) -> Any:
         if self._stopping.is_set():
@@ -118,8 +139,6 @@ class Server:
 
     def cancel(self, ctx: Context, id: Any = None):  # noqa: A002 - the protocol's name
         if id is None or isinstance(id, (bool, dict, list)):
-            from .errors import InvalidParams
-
             raise InvalidParams("id", "must be the string or number id of a transcribe request")
         return Success({"cancelled": self.jobs.cancel(id)})
 

@@ -63,3 +63,18 @@ def test_the_verdict_is_cached_between_starts(spawn, tmp_path):
     second = gpu_status_when_settled(spawn(**env))
     assert second["verification"]["cached"] is True
     assert second["fallback_reason"] == first["fallback_reason"]
+
+
+def test_gpu_status_wait_and_recheck_do_not_block_the_loop(spawn, tmp_path):
+    sc = spawn(WHISPER_CACHE_DIR=str(tmp_path), WHISPER_SIDECAR_FAKE_CUDA_DEVICES="1",
+               WHISPER_SIDECAR_PROBE_BEHAVIOR="hang", WHISPER_PROBE_TIMEOUT_S="4", WHISPER_PRELOAD="0")
+    sc.ready()
+    waiting = sc.send("gpu_status", {"wait": True})
+    assert sc.call("ping", timeout=2)["result"]["pong"]  # answered while the probe hangs
+    report = sc.response(waiting, timeout=60)["result"]
+    assert report["setup_complete"] is True and report["device"] == "cpu"
+    assert report["verification"]["cached"] is False
+    rechecking = sc.send("gpu_status", {"recheck": True})
+    assert sc.call("ping", timeout=2)["result"]["pong"]
+    again = sc.response(rechecking, timeout=60)["result"]
+    assert again["verification"]["cached"] is False and again["device"] == "cpu"
