@@ -146,7 +146,7 @@ function describe(candidate) {
 
 function checkStatic(candidate) {
   if ((candidate.mustExist || (candidate.explicit && isPathLike(candidate.command))) && !isFile(candidate.command)) {
-    return `no such file ${candidate.command}`;
+    return 'no such file';
   }
   return null;
 }
