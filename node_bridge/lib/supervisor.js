@@ -27,8 +27,11 @@ const States = Object.freeze({
 });
 
 function deferred() {
-  const result = {};
-  result.promise = new Promise((resolve, reject) => Object.assign(result, { resolve, reject }));
+  const result = { settled: false };
+  result.promise = new Promise((resolve, reject) => {
+    result.resolve = (value) => { result.settled = true; resolve(value); };
+    result.reject = (error) => { result.settled = true; reject(error); };
+  });
   result.promise.catch(() => {}); // the caller of start() may never look at it
   return result;
 }
@@ -211,7 +214,8 @@ class Supervisor {
       + `${tailText(this.stderrTail)}`, { ...details, kind: ClientKinds.Exited, method: request.method }),
     { retryInfo });
     this.setState(States.Crashed);
-    this.starting = deferred(); // start() during the restart waits for the next ready
+    // start() during the restart waits for the next ready; a first start() still waiting keeps its promise.
+    if (!this.starting || this.starting.settled) this.starting = deferred();
     this.emit('restart', { attempt: verdict.count, delayMs: verdict.delayMs, ...retryInfo });
     if (cudaReason) {
       this.emit('status', {
