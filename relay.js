@@ -17,12 +17,14 @@ const STOP_TIMEOUT_MS = 10000;
  * Args: options — {config, env, log (a console-like object for the startup lines)}.
  */
 async function main({ env = process.env, config = loadConfig(env), log = console } = {}) {
-  const { WhisperSidecar } = require('./node_bridge');
+  const { WhisperSidecar, attachConsoleReporter } = require('./node_bridge');
   const sidecar = new WhisperSidecar({ projectRoot: ROOT, cwd: ROOT });
-  sidecar.on('restart', (info) => log.warn(`sidecar restarting: ${describe(info)}`));
-  sidecar.on('fatal', (err) => log.error(`sidecar gave up: ${err.message}`));
-  sidecar.on('stderr', (line) => {
-    if (config.logLevel === 'debug' || config.logLevel === 'trace') log.error(`[sidecar] ${line}`);
+  // The old relay's lines (STATUS:..., "Transcription complete! Used: CUDA"); the GPU report is ours.
+  attachConsoleReporter(sidecar, {
+    write: (line) => log.log(line),
+    writeError: (line) => log.error(line),
+    stderr: config.logLevel === 'debug' || config.logLevel === 'trace',
+    gpuSummary: false,
   });
 
   log.log('Starting the whisper sidecar...');
@@ -51,10 +53,6 @@ async function main({ env = process.env, config = loadConfig(env), log = console
     return closing;
   };
   return { app, sidecar, config, close };
-}
-
-function describe(info) {
-  return info && typeof info === 'object' ? JSON.stringify(info) : String(info);
 }
 
 /** Stops cleanly on SIGINT/SIGTERM, and for good after a second signal or a stuck stop. */

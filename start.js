@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+'use strict';
+
+/**
+ * `npm start`: the setup (npm dependencies, .venv, the sidecar), then the relay.
+ */
+
+const { setup } = require('./scripts/setup');
+
+async function start() {
+  await setup({ mode: 'start' });
+  // Required only now: the setup may just have installed the relay's npm dependencies.
+  const { main, stopOnSignals } = require('./relay');
+  const { close } = await main();
+  stopOnSignals(close);
+}
+
+start().catch((err) => {
+  console.error(`npm start failed: ${err.message}`);
+  process.exit(1);
+});
