@@ -17,6 +17,13 @@ const { openaiRoutes } = require('./routes/openai');
 const { systemRoutes } = require('./routes/system');
 
 const MB = 1024 * 1024;
+/** Fastify's own 4xx errors, renamed into the relay's words. */
+const FASTIFY_CODES = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'unsupported_media_type',
+};
 
 /**
  * Args: {config (from loadConfig), sidecar (a started WhisperSidecar or the same API),
@@ -65,7 +72,7 @@ function buildRelay({ config, sidecar, logger }) {
 function handleError(err, request, reply) {
   if (err instanceof HttpError) return reply.code(err.statusCode).send(err.toJSON());
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-    const code = String(err.code || 'bad_request').replace(/^FST_(ERR_)?/, '').toLowerCase();
+    const code = FASTIFY_CODES[err.code] || (/JSON/.test(err.code || '') ? 'invalid_json' : 'bad_request');
     return reply.code(err.statusCode).send({ error: { code, message: err.message } });
   }
   request.log.error(err);

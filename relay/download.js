@@ -21,7 +21,8 @@ const MB = 1024 * 1024;
 
 /**
  * Args: url — the string the client sent; dest — the file to write; limits —
- *   {maxBytes, timeoutMs, maxRedirects, allowPrivate, lookup (for tests; default dns.lookup)}.
+ *   {maxBytes, timeoutMs, maxRedirects, allowPrivate, lookup (default dns.promises.lookup),
+ *   isPrivate (default isPrivateAddress; tests pass their own to tell two loopback addresses apart)}.
  * Returns: {file, name, contentType, bytes, finalUrl}.
  * Raises: HttpError 400/403/413/415/504 with a code (invalid_url, url_forbidden, url_fetch_failed,
  *   download_too_large, not_media, download_timeout).
@@ -78,7 +79,7 @@ function parseHttpUrl(text) {
 }
 
 /** Resolves the host and returns the one address to connect to, or refuses. */
-async function vetHost(hostname, { allowPrivate, lookup = dns.promises.lookup }) {
+async function vetHost(hostname, { allowPrivate, lookup = dns.promises.lookup, isPrivate = isPrivateAddress }) {
   const host = hostname.replace(/^\[|\]$/g, '');
   let addresses;
   if (net.isIP(host)) {
@@ -91,7 +92,7 @@ async function vetHost(hostname, { allowPrivate, lookup = dns.promises.lookup })
     }
   }
   if (!allowPrivate) {
-    const refused = addresses.find((a) => isPrivateAddress(a.address));
+    const refused = addresses.find((a) => isPrivate(a.address));
     if (refused) {
       throw new HttpError(403, 'url_forbidden',
         `The host ${host} resolves to ${refused.address}, a private, loopback or link-local address; `
