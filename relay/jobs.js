@@ -192,9 +192,11 @@ class JobRunner {
 }
 
 function removeQuietly(file, log) {
-  fs.rm(file, { force: true }, (err) => {
-    if (err) log.warn(`could not remove ${file}: ${err.message}`);
-  });
+  try {
+    fs.rmSync(file, { force: true });
+  } catch (err) {
+    log.warn(`could not remove ${file}: ${err.message}`);
+  }
 }
 
 module.exports = { JobRunner };

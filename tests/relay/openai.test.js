@@ -1,0 +1,101 @@
+'use strict';
+
+/**
+ * The official `openai` npm package against POST /v1/audio/transcriptions, unchanged but for its
+ * baseURL: text, json, verbose_json with word and segment timestamps, srt, and errors in OpenAI's shape.
+ */
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const OpenAI = require('openai');
+const { fixture, fixtureText, tempDir, startSidecar, startRelay, getJson, wordRecall } = require('./helpers');
+
+let sidecar;
+let relay;
+let client;
+
+before(async () => {
+  sidecar = await startSidecar();
+  relay = await startRelay({ sidecar });
+  client = new OpenAI({ baseURL: `${relay.url}/v1`, apiKey: 'not-needed', maxRetries: 0, timeout: 120000 });
+});
+
+after(async () => {
+  if (relay) await relay.close();
+  if (sidecar) await sidecar.stop();
+});
+
+test('response_format text returns the transcript as a string', async () => {
+  const text = await client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', response_format: 'text',
+  });
+  assert.equal(typeof text, 'string');
+  assert.ok(wordRecall(text, fixtureText('hello')) >= 0.85, text);
+});
+
+test('the default json format returns {text}', async () => {
+  const result = await client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('weather.flac')), model: 'whisper-1', language: 'en',
+  });
+  assert.deepEqual(Object.keys(result), ['text']);
+  assert.ok(wordRecall(result.text, fixtureText('weather')) >= 0.7, result.text);
+});
+
+test('verbose_json with word and segment timestamps', async () => {
+  const result = await client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('numbers.flac')),
+    model: 'whisper-1',
+    response_format: 'verbose_json',
+    timestamp_granularities: ['word', 'segment'],
+    prompt: 'Numbers.',
+  });
+  assert.equal(result.task, 'transcribe');
+  assert.equal(result.language, 'english');
+  assert.ok(result.duration > 5 && result.duration < 8, String(result.duration));
+  assert.ok(wordRecall(result.text, fixtureText('numbers')) >= 0.7, result.text);
+  assert.ok(result.segments.length >= 1);
+  for (const segment of result.segments) {
+    assert.equal(typeof segment.id, 'number');
+    assert.ok(segment.end > segment.start);
+    for (const key of ['seek', 'tokens', 'temperature', 'avg_logprob', 'compression_ratio', 'no_speech_prob']) {
+      assert.ok(key in segment, key);
+    }
+  }
+  assert.ok(result.words.length >= 5);
+  assert.ok(result.words.every((w) => typeof w.word === 'string' && w.end >= w.start));
+});
+
+test('srt and vtt come back as text', async () => {
+  const srt = await client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', response_format: 'srt',
+  });
+  assert.match(srt, /^1\n00:00:00,000 --> /);
+  const vtt = await client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', response_format: 'vtt',
+  });
+  assert.match(vtt, /^WEBVTT\n/);
+});
+
+test('errors come back in OpenAI\'s shape and the SDK raises its own classes', async () => {
+  await assert.rejects(client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', response_format: 'xml',
+  }), (err) => err instanceof OpenAI.BadRequestError && err.status === 400
+    && err.error.param === 'response_format' && err.error.type === 'invalid_request_error');
+
+  const fake = path.join(tempDir(), 'fake.mp3');
+  fs.writeFileSync(fake, 'definitely not audio\n'.repeat(40));
+  await assert.rejects(client.audio.transcriptions.create({ file: fs.createReadStream(fake), model: 'whisper-1' }),
+    (err) => err instanceof OpenAI.BadRequestError && err.code === 'not_audio');
+
+  const empty = path.join(tempDir(), 'empty.wav');
+  fs.writeFileSync(empty, '');
+  await assert.rejects(client.audio.transcriptions.create({ file: fs.createReadStream(empty), model: 'whisper-1' }),
+    (err) => err instanceof OpenAI.BadRequestError && err.code === 'empty_upload');
+});
+
+test('OpenAI requests are kept as jobs too', async () => {
+  const { body } = await getJson(relay.url, '/api/transcriptions');
+  assert.ok(body.jobs.filter((job) => job.source === 'openai' && job.state === 'done').length >= 4);
+});

@@ -1,0 +1,152 @@
+'use strict';
+
+/**
+ * {url} requests against a local fixture server on 127.0.0.1: allowed only where the test's relay
+ * sets ALLOW_PRIVATE_URLS, refused (403) by a relay with the default config. Plus the download's
+ * own limits and the SSRF policy, hop by hop.
+ */
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+const { fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, followJob, wordRecall } = require('./helpers');
+const { downloadUrl } = require('../../relay/download');
+const { isPrivateAddress } = require('../../relay/netpolicy');
+
+let sidecar;
+let open; // ALLOW_PRIVATE_URLS=1
+let strict; // the default config
+let server;
+let origin;
+
+function serveFixtures(request, response) {
+  const routes = {
+    '/hello.flac': () => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream' });
+      fs.createReadStream(fixture('hello.flac')).pipe(response);
+    },
+    '/page.html': () => {
+      response.writeHead(200, { 'content-type': 'text/html' });
+      response.end('<!doctype html><title>not media</title>'.repeat(20));
+    },
+    '/hello.mp3': () => {
+      response.writeHead(200, { 'content-type': 'audio/mpeg' });
+      fs.createReadStream(fixture('hello.flac')).pipe(response);
+    },
+    '/redirect': () => {
+      response.writeHead(302, { location: '/hello.flac' });
+      response.end();
+    },
+    '/loop': () => {
+      response.writeHead(302, { location: '/loop' });
+      response.end();
+    },
+    '/empty': () => {
+      response.writeHead(200, { 'content-type': 'audio/wav' });
+      response.end();
+    },
+    '/slow': () => {
+      response.writeHead(200, { 'content-type': 'audio/wav' });
+      response.write('RIFF');
+    },
+  };
+  const route = routes[new URL(request.url, 'http://x').pathname];
+  if (route) return route();
+  response.writeHead(404, { 'content-type': 'text/plain' });
+  return response.end('not found');
+}
+
+before(async () => {
+  server = http.createServer(serveFixtures);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${server.address().port}`;
+  sidecar = await startSidecar();
+  open = await startRelay({ sidecar, config: { allowPrivateUrls: true, downloadTimeoutS: 2, maxDownloadMb: 1 } });
+  strict = await startRelay({ sidecar });
+});
+
+after(async () => {
+  await Promise.allSettled([open && open.close(), strict && strict.close()]);
+  if (sidecar) await sidecar.stop();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+test('a URL is downloaded and transcribed when private URLs are allowed', async () => {
+  const { status, body } = await postJson(open.url, '/api/transcriptions', { url: `${origin}/redirect`, language: 'en' });
+  assert.equal(status, 202, JSON.stringify(body));
+  assert.equal(body.source, 'url');
+  const { final } = await followJob(open.url, body.id);
+  assert.equal(final.event, 'done');
+  assert.ok(wordRecall(final.data.text, fixtureText('hello')) >= 0.85, final.data.text);
+  assert.deepEqual(fs.readdirSync(path.join(open.config.dataDir, 'uploads')), [], 'the download is removed when done');
+});
+
+test('loopback URLs are refused by default, also as IPv6 and IPv4-mapped literals', async () => {
+  for (const url of [`${origin}/hello.flac`, `http://localhost:${server.address().port}/hello.flac`,
+    'http://[::1]/a.mp3', 'http://[::ffff:127.0.0.1]/a.mp3', 'http://169.254.169.254/latest/meta-data/',
+    'http://10.1.2.3/a.mp3', 'http://0.0.0.0/a.mp3']) {
+    const { status, body } = await postJson(strict.url, '/api/transcriptions', { url });
+    assert.equal(status, 403, url);
+    assert.equal(body.error.code, 'url_forbidden', url);
+    assert.match(body.error.message, /ALLOW_PRIVATE_URLS/);
+  }
+});
+
+test('bad URLs get clear 4xx errors', async () => {
+  const cases = [
+    [{ url: `${origin}/missing.mp3` }, 400, 'url_fetch_failed', /404/],
+    [{ url: `${origin}/page.html` }, 415, 'not_media', /text\/html/],
+    [{ url: `${origin}/empty` }, 400, 'empty_download', /empty/],
+    [{ url: `${origin}/loop` }, 400, 'url_fetch_failed', /redirected more than/],
+    [{ url: `${origin}/slow` }, 504, 'download_timeout', /longer than 2 s/],
+    [{ url: 'ftp://example.com/a.mp3' }, 400, 'invalid_url', /http and https/],
+    [{ url: 'file:///etc/passwd' }, 400, 'invalid_url', /http and https/],
+    [{ url: 'not a url' }, 400, 'invalid_url', /Not a URL/],
+    [{ url: 42 }, 400, 'invalid_url', /string/],
+  ];
+  for (const [body, status, code, message] of cases) {
+    const answer = await postJson(open.url, '/api/transcriptions', body);
+    assert.equal(answer.status, status, JSON.stringify(body));
+    assert.equal(answer.body.error.code, code, JSON.stringify(body));
+    assert.match(answer.body.error.message, message);
+  }
+  assert.deepEqual(fs.readdirSync(path.join(open.config.dataDir, 'uploads')), [], 'failed downloads leave nothing');
+});
+
+test('a download over the size limit is cut off with 413', async () => {
+  const dest = path.join(tempDir(), 'big');
+  await assert.rejects(downloadUrl(`${origin}/hello.flac`, dest, { maxBytes: 10000, timeoutMs: 5000, allowPrivate: true }),
+    (err) => err.statusCode === 413 && err.code === 'download_too_large');
+  assert.equal(fs.existsSync(dest), false);
+});
+
+test('every redirect hop is checked again', async () => {
+  // Treat 127.0.0.1 as public and 127.0.0.2 as private: the first hop passes, the redirect must not.
+  const hops = http.createServer((request, response) => {
+    response.writeHead(302, { location: `http://127.0.0.2:${server.address().port}/hello.flac` });
+    response.end();
+  });
+  await new Promise((resolve) => hops.listen(0, '127.0.0.1', resolve));
+  try {
+    const dest = path.join(tempDir(), 'hop');
+    await assert.rejects(downloadUrl(`http://127.0.0.1:${hops.address().port}/start`, dest, {
+      maxBytes: 1e6, timeoutMs: 5000, allowPrivate: false, isPrivate: (address) => address !== '127.0.0.1',
+    }), (err) => err.statusCode === 403 && /127\.0\.0\.2/.test(err.message));
+  } finally {
+    await new Promise((resolve) => hops.close(resolve));
+  }
+});
+
+test('the address policy', () => {
+  for (const address of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1',
+    '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '64:ff9b::a00:1',
+    '[::1]', 'localhost']) {
+    assert.equal(isPrivateAddress(address), true, address);
+  }
+  for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
+    assert.equal(isPrivateAddress(address), false, address);
+  }
+});
