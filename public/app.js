@@ -148,6 +148,7 @@
       $('#job-error').hidden = false;
     }
     loadJobs();
+    loadGpu(); // the model is loaded now, or the device changed after a CUDA fallback
   }
 
   function addSegment(segment) {
