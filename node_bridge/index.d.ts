@@ -114,6 +114,27 @@ export interface RequestOptions {
   onSegment?: (segment: Segment, notification: SegmentNotification) => void;
 }
 
+export interface RetryInfo {
+  /** How the previous process ended, e.g. "signal SIGKILL". */
+  reason: string;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The retry runs with FORCE_CPU=1. */
+  forceCpu: boolean;
+  /** true when this crash switched the sidecar to the CPU. */
+  cudaFallback: boolean;
+  fallbackReason: string | null;
+  /** The request's id on the process that crashed. */
+  previousId: number;
+  /** 2 for the first retry. */
+  attempt: number;
+}
+
+export interface TranscribeOptions extends RequestOptions {
+  /** Called when the request is re-sent to a restarted sidecar; segments then start again from the first. */
+  onRetry?: (info: RetryInfo) => void;
+}
+
 export interface PythonCommand {
   command: string;
   args: string[];
@@ -234,7 +255,7 @@ export declare class WhisperSidecar extends EventEmitter {
   ping(options?: RequestOptions): Promise<{ pong: true; uptime_s: number }>;
   gpuStatus(params?: { recheck?: boolean; wait?: boolean }, options?: RequestOptions): Promise<GpuStatus>;
   loadModel(params?: { model?: string; device?: string }, options?: RequestOptions): Promise<Record<string, unknown>>;
-  transcribe(path: string, params?: TranscribeParams, options?: RequestOptions): Promise<TranscribeResult>;
+  transcribe(path: string, params?: TranscribeParams, options?: TranscribeOptions): Promise<TranscribeResult>;
   request<T = unknown>(method: string, params?: object, options?: RequestOptions & { retries?: number }): Promise<T>;
 
   on<K extends keyof WhisperSidecarEvents>(event: K, listener: Listener<K>): this;
@@ -246,8 +267,7 @@ export declare class WhisperSidecar extends EventEmitter {
 }
 
 export type ClientKind =
-  | 'timeout' | 'aborted' | 'exited' | 'stopped' | 'fatal' | 'not_running' | 'start_timeout' | 'spawn_failed'
-  | 'python_not_found' | 'protocol';
+  | 'timeout' | 'aborted' | 'exited' | 'stopped' | 'fatal' | 'not_running' | 'spawn_failed' | 'python_not_found';
 
 export declare class SidecarError extends Error {
   /** 'AbortError' for aborted requests, else 'SidecarError'. */
@@ -288,10 +308,8 @@ export declare const ClientKinds: Readonly<{
   Stopped: 'stopped';
   Fatal: 'fatal';
   NotRunning: 'not_running';
-  StartTimeout: 'start_timeout';
   SpawnFailed: 'spawn_failed';
   PythonNotFound: 'python_not_found';
-  Protocol: 'protocol';
 }>;
 
 export declare const States: Readonly<{

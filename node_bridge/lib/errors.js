@@ -30,10 +30,8 @@ const ClientKinds = Object.freeze({
   Stopped: 'stopped',
   Fatal: 'fatal',
   NotRunning: 'not_running',
-  StartTimeout: 'start_timeout',
   SpawnFailed: 'spawn_failed',
   PythonNotFound: 'python_not_found',
-  Protocol: 'protocol',
 });
 
 class SidecarError extends Error {
@@ -59,7 +57,7 @@ class SidecarError extends Error {
     this.method = details.method || null;
     this.exitCode = details.exitCode === undefined ? null : details.exitCode;
     this.signal = details.signal === undefined ? null : details.signal;
-    this.timedOut = this.kind === ClientKinds.Timeout || this.kind === ClientKinds.StartTimeout;
+    this.timedOut = this.kind === ClientKinds.Timeout;
     this.isCanceled = this.kind === ClientKinds.Aborted || this.code === ErrorCodes.RequestCancelled;
     this.isTerminated = this.kind === ClientKinds.Exited || this.kind === ClientKinds.Stopped
       || this.kind === ClientKinds.Fatal;

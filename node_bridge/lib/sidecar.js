@@ -76,7 +76,8 @@ class WhisperSidecar extends EventEmitter {
    * CPU if the crash was a CUDA crash).
    * @param {string} filePath any file PyAV decodes (audio or video).
    * @param {object} [params] the sidecar's params: language, task, beam_size, vad_filter, …
-   * @param {object} [options] signal, timeout, onStatus, onSegment.
+   * @param {object} [options] signal, timeout, onStatus, onSegment, onRetry (called when the request
+   *   is re-sent after a crash: segments then start again from the first one).
    */
   async transcribe(filePath, params = {}, options = {}) {
     if (typeof filePath !== 'string' || filePath === '') {
@@ -90,6 +91,7 @@ class WhisperSidecar extends EventEmitter {
       ...options,
       retries: this.options.retryOnCrash ? 1 : 0,
       onRetry: (info) => {
+        if (options.onRetry) options.onRetry(info);
         retried = { reason: info.reason, attempt: info.attempt, fallback_reason: info.cudaFallback ? info.fallbackReason : null };
         if (info.cudaFallback && options.onStatus) {
           options.onStatus({

@@ -118,10 +118,13 @@ test('kill -9 mid-transcription: the request resolves after the restart', async 
   await sidecar.start();
   const seen = record(sidecar, ['exit', 'restart', 'ready']);
   const firstPid = sidecar.pid;
+  const retries = [];
   const promise = sidecar.transcribe('/x.wav', { delay_ms: 300 }, {
     onStatus: (s) => { if (s.stage === 'transcribing' && sidecar.pid === firstPid) process.kill(firstPid, 'SIGKILL'); },
+    onRetry: (info) => retries.push(info),
   });
   const result = await promise;
+  assert.deepEqual(retries.map((r) => [r.reason, r.attempt, r.forceCpu]), [['signal SIGKILL', 2, false]]);
   assert.equal(result.text, ' part 0 part 1 part 2');
   assert.equal(result.retried.reason, 'signal SIGKILL');
   assert.equal(result.retried.fallback_reason, null);
