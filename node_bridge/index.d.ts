@@ -246,6 +246,7 @@ export declare class WhisperSidecar extends EventEmitter {
   readonly pid: number | null;
   readonly info: ReadyInfo | null;
   readonly python: PythonCommand | null;
+  /** Why the bridge moved the sidecar to the CPU after a CUDA crash, or null. */
   readonly fallbackReason: string | null;
   readonly fatalError: SidecarError | null;
   /** Resolves with the `ready` params; rejects when Python is not found, on stop(), or on give-up. */

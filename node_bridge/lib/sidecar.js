@@ -37,7 +37,7 @@ class WhisperSidecar extends EventEmitter {
     return this.supervisor.python;
   }
 
-  /** Why the bridge runs the sidecar on the CPU (after a CUDA crash, or forceCpu), or null. */
+  /** Why the bridge moved the sidecar to the CPU (after a CUDA crash), or null. */
   get fallbackReason() {
     return this.supervisor.fallbackReason;
   }

@@ -83,7 +83,7 @@ class Supervisor {
     this.fatalError = null;
     this.crashes.reset();
     this.forceCpu = Boolean(this.options.forceCpu);
-    this.fallbackReason = this.forceCpu ? 'FORCE_CPU requested by the forceCpu option' : null;
+    this.fallbackReason = null; // with forceCpu the sidecar itself says why it is on the CPU
     this.setState(States.Starting);
     const starting = this.starting;
     try {

@@ -150,3 +150,20 @@ test('the child dies with the parent (SIGTERM and process.exit)', async () => {
     assert.ok(await waitGone(childPid), `child ${childPid} outlived its parent (${how})`);
   }
 });
+
+test('a Python that cannot be spawned gives up at once with spawn_failed; a missing path says python_not_found', async (t) => {
+  const sidecar = fakeSidecar(t, 'echo', { python: 'no-such-python-for-the-bridge' });
+  const seen = record(sidecar, ['restart', 'fatal']);
+  await assert.rejects(sidecar.start(), (error) => {
+    assert.equal(error.kind, 'spawn_failed');
+    assert.equal(error.isFatal, true);
+    assert.match(error.message, /could not start the sidecar \(no-such-python-for-the-bridge .*echo\.js\): spawn .*ENOENT/);
+    assert.equal(error.cause.code, 'ENOENT');
+    return true;
+  });
+  assert.equal(seen.restart.length, 0);
+  assert.equal(seen.fatal.length, 1);
+  const missing = fakeSidecar(t, 'echo', { python: '/no/such/dir/python' });
+  await assert.rejects(missing.start(), { kind: 'python_not_found' });
+  assert.equal(missing.state, 'stopped');
+});

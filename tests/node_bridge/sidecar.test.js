@@ -29,7 +29,8 @@ test('start resolves with ready; options reach the process as argv, cwd and env'
     FORCE_CPU: '1', WHISPER_MODEL: 'tiny', WHISPER_DEVICE: 'cpu', WHISPER_CACHE_DIR: '/tmp/cache', WHISPER_PRELOAD: '0',
     PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8', FAKE_EXTRA: 'yes',
   });
-  assert.equal(gpu.fallback_reason, 'FORCE_CPU requested by the forceCpu option');
+  assert.equal(gpu.fallback_reason, null); // the sidecar's own answer, untouched
+  assert.equal(sidecar.fallbackReason, null);
   assert.equal(seen.status[0].stage, 'starting');
   assert.deepEqual(await sidecar.ping().then((r) => r.pong), true);
 });
