@@ -116,7 +116,7 @@ class Supervisor {
     this.device = null;
     this.stderrTail = [];
     const exit = { reason: null, handled: false };
-    child.once('error', (error) => {
+    child.on('error', (error) => {
       if (child.pid === undefined) this.giveUp(this.spawnFailure(error), child);
       else this.log.warn(`sidecar process error: ${error.message}`);
     });
@@ -249,12 +249,12 @@ class Supervisor {
 
   /** The error a new request gets right away, or null when it may be sent or queued. */
   refusal(method) {
-    if (this.fatalError) return requestError(this.fatalError, method);
     if (this.state === States.Stopped || this.state === States.Stopping) {
       return new SidecarError(`${method}: the sidecar is ${this.state}; call start() first`, {
         kind: this.state === States.Stopping ? ClientKinds.Stopped : ClientKinds.NotRunning, method,
       });
     }
+    if (this.fatalError) return requestError(this.fatalError, method);
     return null;
   }
 
