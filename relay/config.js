@@ -23,7 +23,7 @@ const SETTINGS = [
   ['MAX_REDIRECTS', 'maxRedirects', parseNonNegativeInt, 5],
   ['ALLOW_PRIVATE_URLS', 'allowPrivateUrls', parseBoolean, false],
   ['JOB_CONCURRENCY', 'jobConcurrency', parsePositiveInt, 1],
-  ['LOG_LEVEL', 'logLevel', parseString, 'info'],
+  ['LOG_LEVEL', 'logLevel', parseString, 'warn'],
 ];
 
 /**

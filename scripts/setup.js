@@ -77,7 +77,10 @@ async function setup({ mode = 'start', root = ROOT, env = process.env, force = f
   };
   const stampFile = path.join(root, '.venv', VENV_STAMP);
   const stamp = readJson(stampFile);
-  if (!force && info.sidecar && stampCovers(stamp, wanted)) return { python: venvPython, extras: stamp.extras, installed };
+  if (!force && info.sidecar && stampCovers(stamp, wanted)) {
+    log(`up to date: .venv with Python ${wanted.python}, sidecar installed${stamp.extras.length ? ` [${stamp.extras.join(',')}]` : ''}`);
+    return { python: venvPython, extras: stamp.extras, installed };
+  }
 
   const spec = extras.length > 0 ? `.[${extras.join(',')}]` : '.';
   log(`Installing the sidecar into .venv: pip install -e "${spec}"${extras.includes('cuda') ? ' (NVIDIA GPU found)' : ''}...`);
@@ -86,6 +89,7 @@ async function setup({ mode = 'start', root = ROOT, env = process.env, force = f
     hint: 'pip needs the package registry (PyPI) or a local index/wheel cache (PIP_INDEX_URL, PIP_FIND_LINKS).' });
   fs.writeFileSync(stampFile, `${JSON.stringify({ ...wanted, installed_at: new Date().toISOString() }, null, 2)}\n`);
   installed.sidecar = true;
+  log(`installed: the sidecar${extras.length ? ` [${extras.join(',')}]` : ''} in .venv (Python ${wanted.python})`);
   return { python: venvPython, extras, installed };
 }
 
@@ -192,9 +196,8 @@ if (require.main === module) {
     process.exit(2);
   }
   const started = Date.now();
-  setup({ mode: args.includes('--test') ? 'test' : 'start', force: args.includes('--force') }).then((result) => {
-    logLine(`ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${result.python}`
-      + `${result.extras.length ? ` [${result.extras.join(',')}]` : ''}`);
+  setup({ mode: args.includes('--test') ? 'test' : 'start', force: args.includes('--force') }).then(() => {
+    logLine(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }, (err) => {
     logLine(`failed: ${err.message}`);
     process.exit(1);
