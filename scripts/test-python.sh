@@ -9,8 +9,14 @@ echo "== sidecar tests on $($PY --version)"
 "$PY" -m pytest tests/sidecar "$@"
 
 find_py313() {
-  command -v python3.13 2>/dev/null && return
-  ls -d /root/.pyenv/versions/3.13*/bin/python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -n 1
+  # pyenv's shim answers `command -v` even where 3.13 is not selected: run each candidate to be sure.
+  for c in "$HOME"/.pyenv/versions/3.13*/bin/python3.13 /root/.pyenv/versions/3.13*/bin/python3.13 \
+           "$(command -v python3.13 2>/dev/null || true)"; do
+    if [ -n "$c" ] && [ -x "$c" ] && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then
+      echo "$c"
+      return
+    fi
+  done
 }
 PY313=$(find_py313 || true)
 if [ -z "$PY313" ]; then
