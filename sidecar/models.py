@@ -78,6 +78,37 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _stamp_of(model_bin: Path) -> str:
+    st = model_bin.stat()
+    return f"{EMBEDDED_SHA256} {st.st_size} {st.st_mtime_ns}\n"
+
+
+def _verified(model_bin: Path) -> bool:
+    """True when model.bin has the recorded SHA-256.
+
+    Hashing 145 MB costs about half a second, at every start: a stamp beside the file remembers the
+    size and mtime of the last copy that passed, and any write to the file (which changes its mtime)
+    brings the full check back.
+    """
+    stamp = model_bin.with_name(model_bin.name + ".verified")
+    try:
+        if stamp.read_text() == _stamp_of(model_bin):
+            return True
+    except OSError:
+        pass
+    if _sha256(model_bin) != EMBEDDED_SHA256:
+        return False
+    _remember_verified(model_bin)
+    return True
+
+
+def _remember_verified(model_bin: Path) -> None:
+    try:
+        model_bin.with_name(model_bin.name + ".verified").write_text(_stamp_of(model_bin))
+    except OSError as e:  # a read-only cache still works, it just hashes every time
+        log.debug("cannot write the checksum stamp: %s", e)
+
+
 def _atomic_copy(src: Path, dst: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=dst.name + ".", suffix=".tmp")
     try:
@@ -112,7 +143,7 @@ def materialize_embedded(cache_dir: Path) -> Path:
     model_bin = target / "model.bin"
     try:
         target.mkdir(parents=True, exist_ok=True)
-        if model_bin.is_file() and _sha256(model_bin) == EMBEDDED_SHA256:
+        if model_bin.is_file() and _verified(model_bin):
             _copy_missing(sources, target)
             return target
         if model_bin.exists():
@@ -133,6 +164,7 @@ def materialize_embedded(cache_dir: Path) -> Path:
                     model=EMBEDDED_NAME,
                 )
             os.replace(tmp, model_bin)
+            _remember_verified(model_bin)
         except BaseException:
             _unlink_quietly(tmp)
             raise
