@@ -1,0 +1,82 @@
+'use strict';
+
+/**
+ * JobRunner's own rules with a tiny in-test sidecar (the real one cannot be made to replay
+ * segments on demand): a retry's segments replace the failed attempt's, a queued job cancels at
+ * once, and closing the relay puts running work back in the queue instead of failing it.
+ */
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { randomUUID } = require('node:crypto');
+const { JobStore } = require('../../relay/store');
+const { JobRunner } = require('../../relay/jobs');
+const { tempDir } = require('./helpers');
+
+const quiet = { warn() {}, error() {} };
+
+function makeRunner(sidecar, concurrency = 1) {
+  const store = new JobStore(path.join(tempDir(), 'jobs.sqlite'));
+  return { store, runner: new JobRunner({ store, sidecar, concurrency, log: quiet }) };
+}
+
+function abortable(signal) {
+  return new Promise((_, reject) => signal.addEventListener('abort', () => {
+    reject(Object.assign(new Error('aborted'), { name: 'AbortError' }));
+  }));
+}
+
+test('a retried transcription replaces the segments of the failed attempt', async () => {
+  const sidecar = {
+    async transcribe(file, params, { onSegment, onStatus }) {
+      onStatus({ stage: 'transcribing', progress: 0.2, device: 'cpu', message: 'm' });
+      onSegment({ request_id: 1, segment: { id: 1, start: 0, end: 1, text: ' a' } });
+      onSegment({ request_id: 1, segment: { id: 2, start: 1, end: 2, text: ' b' } });
+      // the sidecar crashed here; the bridge's retry starts over
+      onSegment({ request_id: 1, segment: { id: 1, start: 0, end: 1, text: ' a' } });
+      onSegment({ request_id: 1, segment: { id: 2, start: 1, end: 2, text: ' b' } });
+      return { text: 'a b', device: 'cpu', segments: [{ id: 1 }, { id: 2 }] };
+    },
+  };
+  const { store, runner } = makeRunner(sidecar);
+  const events = [];
+  const id = randomUUID();
+  runner.events.on(id, (event) => events.push(event));
+  const job = runner.submit({ id, source: 'upload', name: 'x', mediaPath: '/nonexistent', ownsMedia: false, options: {} });
+  const finished = await runner.waitFor(job.id);
+  assert.equal(finished.state, 'done');
+  assert.deepEqual(events.filter((e) => e.type === 'reset').map((e) => e.data), [{ keep: 0 }]);
+  assert.equal(events.filter((e) => e.type === 'segment').length, 4);
+  assert.equal(store.get(job.id).progress, 1);
+  store.close();
+});
+
+test('a queued job is cancelled at once; closing requeues the running one', async () => {
+  const sidecar = { transcribe: (file, params, { signal }) => abortable(signal) };
+  const { store, runner } = makeRunner(sidecar);
+  const first = runner.submit({ source: 'upload', name: '1', mediaPath: '/a', options: {} });
+  const second = runner.submit({ source: 'upload', name: '2', mediaPath: '/b', options: {} });
+  assert.equal(store.get(first.id).state, 'running');
+  assert.equal(store.get(second.id).state, 'queued');
+  assert.equal(runner.cancel(second.id).state, 'cancelled');
+
+  await runner.close();
+  assert.equal(store.get(first.id).state, 'queued', 'a relay shutdown is not a cancel');
+  assert.deepEqual(store.queuedIds(), [first.id]);
+  store.close();
+});
+
+test('a sidecar error is stored with its kind', async () => {
+  const sidecar = {
+    transcribe: async () => {
+      throw Object.assign(new Error('File not found: /x'), { code: -32001, kind: 'file_not_found' });
+    },
+  };
+  const { store, runner } = makeRunner(sidecar);
+  const job = runner.submit({ source: 'path', name: 'x', mediaPath: '/x', options: {} });
+  const finished = await runner.waitFor(job.id);
+  assert.equal(finished.state, 'error');
+  assert.deepEqual(finished.error, { code: 'file_not_found', message: 'File not found: /x' });
+  store.close();
+});
