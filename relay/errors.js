@@ -55,4 +55,12 @@ function describeSidecarError(err) {
   return { statusCode: 502, code: kind || 'sidecar_error', message };
 }
 
-module.exports = { HttpError, describeSidecarError };
+/** The HTTP status for a failed job's stored error code (the OpenAI route answers with it). */
+function statusForJobError(code) {
+  if (code === 'invalid_params' || CLIENT_KINDS.has(code)) return 400;
+  if (code === 'cancelled') return 409;
+  if (code === 'queue_full') return 503;
+  return 502;
+}
+
+module.exports = { HttpError, describeSidecarError, statusForJobError };

@@ -10,7 +10,7 @@
 
 const path = require('node:path');
 const fs = require('node:fs');
-const { HttpError } = require('../errors');
+const { HttpError, statusForJobError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
@@ -25,13 +25,14 @@ const IGNORED_FIELDS = new Set(['temperature', 'chunking_strategy', 'include']);
 async function openaiRoutes(app, { config, runner }) {
   app.setErrorHandler((err, request, reply) => {
     const status = err instanceof HttpError || (err.statusCode >= 400 && err.statusCode < 500) ? err.statusCode : 500;
-    if (status >= 500) request.log.error(err);
+    const unexpected = status === 500 && !(err instanceof HttpError);
+    if (unexpected) request.log.error(err);
     reply.code(status).send({
       error: {
-        message: err.message,
+        message: unexpected ? 'The relay failed; see its log.' : err.message,
         type: status >= 500 ? 'server_error' : 'invalid_request_error',
         param: (err.details && err.details.param) || null,
-        code: err.code || null,
+        code: unexpected ? 'internal_error' : err.code || null,
       },
     });
   });
@@ -40,15 +41,15 @@ async function openaiRoutes(app, { config, runner }) {
   for (const [route, task] of [['/v1/audio/transcriptions', 'transcribe'], ['/v1/audio/translations', 'translate']]) {
     app.post(route, async (request, reply) => {
       const upload = await receiveUpload(request, { dir: uploadsDir, maxBytes: config.maxUploadMb * MB });
-      let request_;
+      let sidecarRequest;
       try {
-        request_ = toSidecarRequest(upload.fields, task);
+        sidecarRequest = toSidecarRequest(upload.fields, task);
       } catch (err) {
         fs.rmSync(upload.file, { force: true });
         throw err;
       }
       const job = runner.submit({
-        source: 'openai', name: upload.name, mediaPath: upload.file, ownsMedia: true, options: request_.options,
+        source: 'openai', name: upload.name, mediaPath: upload.file, ownsMedia: true, options: sidecarRequest.options,
       });
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) runner.cancel(job.id);
@@ -56,11 +57,9 @@ async function openaiRoutes(app, { config, runner }) {
       const finished = await runner.waitFor(job.id);
       if (finished.state !== 'done') {
         const error = finished.error || { code: finished.state, message: `The job ended ${finished.state}.` };
-        const status = ['file_not_found', 'not_audio', 'empty_file', 'invalid_params', 'unknown_language',
-          'model_unavailable'].includes(error.code) ? 400 : 500;
-        throw new HttpError(status, error.code, error.message);
+        throw new HttpError(statusForJobError(error.code), error.code, error.message);
       }
-      return sendResult(reply, finished.result, request_);
+      return sendResult(reply, finished.result, sidecarRequest);
     });
   }
 }
