@@ -24,7 +24,13 @@ async function systemRoutes(app, { sidecar }) {
     }
   });
 
-  app.get('/healthz', async () => ({ ok: true, sidecar: sidecar.state || null, uptime_s: Math.round(process.uptime()) }));
+  // 503 once the bridge has given up on the sidecar: nothing will be transcribed until a restart.
+  app.get('/healthz', async (request, reply) => {
+    const fatal = sidecar.fatalError || null;
+    if (fatal) reply.code(503);
+    return { ok: !fatal, sidecar: sidecar.state || null, error: fatal ? fatal.message : null,
+      uptime_s: Math.round(process.uptime()) };
+  });
 
   // The page is a handful of files, listed once at startup: nothing outside public/ can be named.
   const files = new Map(fs.readdirSync(PUBLIC_DIR)
