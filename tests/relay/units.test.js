@@ -109,3 +109,18 @@ test('media sniffing knows the fixtures and refuses text', () => {
   assert.equal(looksLikeMedia(Buffer.from('<!doctype html><html>')), false);
   assert.equal(looksLikeMedia(Buffer.from('{"error": "nope"}')), false);
 });
+
+test('/healthz says 503 once the bridge has given up on the sidecar', async () => {
+  const { buildRelay } = require('../../relay/app');
+  const config = loadConfig({}, { dataDir: tempDir(), logLevel: 'silent' });
+  const sidecar = { state: 'crashed', fatalError: new Error('the sidecar crashed 3 times in 60 s'), transcribe() {} };
+  const app = buildRelay({ config, sidecar, logger: false });
+  try {
+    const response = await app.inject({ method: 'GET', url: '/healthz' });
+    assert.equal(response.statusCode, 503);
+    assert.deepEqual([response.json().ok, response.json().sidecar], [false, 'crashed']);
+    assert.match(response.json().error, /crashed 3 times/);
+  } finally {
+    await app.close();
+  }
+});
