@@ -20,7 +20,12 @@ class Context:
     repeat: Optional[int] = None  # overrides every section's short-clip repeat
     long_repeat: Optional[int] = None  # overrides every section's long-file repeat
     out: Path = fixtures.ROOT / "bench" / "results"
+    sidecar_env: dict = field(default_factory=dict)  # --sidecar-env: added to every sidecar started
     _cache: dict = field(default_factory=dict)
+
+    def env(self, **extra: str) -> dict:
+        """The environment for a sidecar: --sidecar-env, then the section's own settings."""
+        return {**self.sidecar_env, **extra}
 
     def reps(self, full: int, quick: int = 1) -> int:
         """Repeats for short clips: --repeat, else the section's full or quick default."""

@@ -26,8 +26,8 @@ def unavailable() -> Optional[str]:
 
 
 class NodeSide:
-    def __init__(self) -> None:
-        env = {**os.environ, "WHISPER_SIDECAR_PYTHON": sys.executable}
+    def __init__(self, env: Optional[dict] = None) -> None:
+        env = {**os.environ, **(env or {}), "WHISPER_SIDECAR_PYTHON": sys.executable}
         self._stderr = tempfile.TemporaryFile(mode="w+")  # a file, so a chatty child never blocks
         self.proc = subprocess.Popen(["node", str(SCRIPT), "--serve"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, env=env, cwd=str(ROOT),

@@ -26,6 +26,9 @@ def parse(argv) -> argparse.Namespace:
                         help="smoke run: 1 repeat, a 1-minute 'long' file, fewer settings (figures not meaningful)")
     parser.add_argument("--repeat", type=int, help="runs per short clip and side (default: per section, 2-5)")
     parser.add_argument("--long-repeat", type=int, help="runs of the long file per side (default: 1-2)")
+    parser.add_argument("--sidecar-env", action="append", default=[], metavar="KEY=VALUE",
+                        help="environment for every sidecar the benchmark starts (repeatable), "
+                             "e.g. OMP_WAIT_POLICY=PASSIVE")
     parser.add_argument("--out", type=Path, default=Context.out, help="results folder (default bench/results)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -36,6 +39,12 @@ def parse(argv) -> argparse.Namespace:
     for flag in ("repeat", "long_repeat"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             parser.error(f"--{flag.replace('_', '-')} must be at least 1, got {getattr(args, flag)}")
+    args.env = {}
+    for item in args.sidecar_env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--sidecar-env expects KEY=VALUE, got {item!r}")
+        args.env[key] = value
     args.names = names
     return args
 
@@ -44,10 +53,12 @@ def main(argv=None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    ctx = Context(quick=args.quick, repeat=args.repeat, long_repeat=args.long_repeat, out=args.out)
+    ctx = Context(quick=args.quick, repeat=args.repeat, long_repeat=args.long_repeat, out=args.out,
+                  sidecar_env=args.env)
     ctx.out.mkdir(parents=True, exist_ok=True)
     info = machine.describe()
     info["gpu"] = machine.gpu()
+    info["sidecar_env"] = args.env
     started = time.time()
     results, failed = {}, []
     for name in args.names:

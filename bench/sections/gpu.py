@@ -24,7 +24,7 @@ def run(ctx) -> dict:
         return {"gpu": found, "message": "no GPU on this machine"}
     rows = []
     # The sidecar's own GPU choice (verified in its child process), with the base model for comparison.
-    with Sidecar(env={"WHISPER_DEVICE": "auto", "WHISPER_COMPUTE_TYPE": ""}) as sidecar:
+    with Sidecar(env=ctx.env(WHISPER_DEVICE="auto", WHISPER_COMPUTE_TYPE="")) as sidecar:
         status, _ = sidecar.call("gpu_status", {"wait": True}, timeout=600)
         if status.get("device") == "cuda":
             sidecar.wait_warm()

@@ -39,7 +39,7 @@ def run(ctx) -> dict:
     log.info("memory: in-process peak on %d files", len(workload))
     inproc = _inprocess_peak(workload)
     samples = []
-    with Sidecar() as sidecar:
+    with Sidecar(env=ctx.env()) as sidecar:
         sidecar.wait_warm()
         after_load = memory_kb(sidecar.pid)
         log.info("memory: sidecar peak on the same files")

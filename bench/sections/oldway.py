@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from ..client import Sidecar
+from ..client import OMP_PASSIVE, Sidecar
 from ..fixtures import ROOT
 from ..inprocess import model_path
 from ..report import fmt, rotated, table
@@ -40,40 +40,57 @@ def spawn_per_file(path: str, compute_type: str = "int8") -> dict:
 def run(ctx) -> dict:
     clips = [c for c in ctx.short_clips() if MIN_S <= c.duration <= MAX_S]
     reps = ctx.reps(3)
+    sidecars = {"warm": Sidecar(env=ctx.env())}
+    if "OMP_WAIT_POLICY" not in ctx.sidecar_env:
+        sidecars["warm_passive"] = Sidecar(env=ctx.env(**OMP_PASSIVE))
     rows = []
-    with Sidecar() as sidecar:
-        sidecar.wait_warm()
-        sidecar.call("transcribe", {"path": clips[0].path})  # warm-up
+    try:
+        for sc in sidecars.values():
+            sc.wait_warm()
+            sc.call("transcribe", {"path": clips[0].path})  # warm-up
         for clip in clips:
             log.info("oldway: %s x%d", clip.name, reps)
-            runs = {"old": [], "warm": []}
+            runs: dict = {"old": [], **{name: [] for name in sidecars}}
             for r in range(reps):
-                for side in rotated(["old", "warm"], r):
+                for side in rotated(list(runs), r):
                     if side == "old":
                         runs["old"].append(spawn_per_file(clip.path))
                     else:
-                        result, wall = sidecar.call("transcribe", {"path": clip.path})
-                        runs["warm"].append({"wall_s": wall, "text": result["text"]})
+                        result, wall = sidecars[side].call("transcribe", {"path": clip.path})
+                        runs[side].append({"wall_s": wall, "text": result["text"]})
             old = [x["wall_s"] for x in runs["old"]]
-            warm = [x["wall_s"] for x in runs["warm"]]
-            rows.append({
-                "file": clip.name, "duration_s": clip.duration,
-                "old_s": summary(old), "warm_s": summary(warm),
-                "ratio": rnd(ratio(median(old), median(warm)), 3),
+            row = {
+                "file": clip.name, "duration_s": clip.duration, "old_s": summary(old),
                 "old_split_s": {k: rnd(median(x[k] for x in runs["old"]), 3)
                                 for k in ("import_s", "load_s", "transcribe_s")},
                 "old_wer": rnd(wer(clip.text, runs["old"][0]["text"]), 4),
-                "warm_wer": rnd(wer(clip.text, runs["warm"][0]["text"]), 4),
-            })
-    return {"rows": rows, "ratio_median": rnd(median(r["ratio"] for r in rows), 3)}
+            }
+            for side in sidecars:
+                warm = [x["wall_s"] for x in runs[side]]
+                row[side] = {"wall_s": summary(warm), "ratio": rnd(ratio(median(old), median(warm)), 3),
+                             "wer": rnd(wer(clip.text, runs[side][0]["text"]), 4)}
+            rows.append(row)
+    finally:
+        for sc in sidecars.values():
+            sc.close()
+    return {"rows": rows, "sides": list(sidecars), "sidecar_env": ctx.sidecar_env,
+            **{f"ratio_median_{side}": rnd(median(r[side]["ratio"] for r in rows), 3) for side in sidecars}}
 
 
 def markdown(result: dict) -> str:
-    rows = [[r["file"], r["duration_s"], r["old_s"]["median"], r["old_split_s"]["import_s"],
-             r["old_split_s"]["load_s"], r["old_split_s"]["transcribe_s"], r["warm_s"]["median"],
-             fmt(r["ratio"])] for r in result["rows"]]
-    text = table(["file", "audio s", "spawn per file s", "of which import s", "load s", "transcribe s",
-                  "warm sidecar s", "ratio"], rows)
-    return text + ("\n\n*spawn per file* = spawn → exit of a Python process that imports faster-whisper, "
-                   "loads the model and transcribes one file (`python -m bench.oneshot`), as the old relay did; "
-                   "*warm sidecar* = request → response on one warm sidecar; *ratio* = spawn / warm (medians).")
+    passive = "warm_passive" in result["sides"]
+    headers = ["file", "audio s", "spawn per file s", "of which import s", "load s", "transcribe s",
+               "warm sidecar s", "ratio"] + (["warm sidecar, OMP passive s", "ratio"] if passive else [])
+    rows = []
+    for r in result["rows"]:
+        row = [r["file"], r["duration_s"], r["old_s"]["median"], r["old_split_s"]["import_s"],
+               r["old_split_s"]["load_s"], r["old_split_s"]["transcribe_s"], r["warm"]["wall_s"]["median"],
+               fmt(r["warm"]["ratio"])]
+        if passive:
+            row += [r["warm_passive"]["wall_s"]["median"], fmt(r["warm_passive"]["ratio"])]
+        rows.append(row)
+    return table(headers, rows) + (
+        "\n\n*spawn per file* = spawn → exit of a Python process that imports faster-whisper, loads the model "
+        "and transcribes one file (`python -m bench.oneshot`), as the old relay did; *warm sidecar* = request "
+        "→ response on one warm sidecar; *OMP passive* = the same with `OMP_WAIT_POLICY=PASSIVE`; *ratio* = "
+        "spawn / warm (medians).")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from ..client import Sidecar
+from ..client import OMP_PASSIVE, Sidecar
 from ..inprocess import InProcess
 from ..nodeside import NodeSide, unavailable
 from ..report import fmt, rotated, table
@@ -25,14 +25,17 @@ def run(ctx) -> dict:
     clips = ctx.short_clips()
     long = ctx.long()
     inproc = InProcess()
-    sidecar = Sidecar()
+    sidecar = Sidecar(env=ctx.env())
+    passive = None if "OMP_WAIT_POLICY" in ctx.sidecar_env else Sidecar(env=ctx.env(**OMP_PASSIVE))
     node_reason = unavailable()
     node = None
     try:
         sidecar.wait_warm()
+        if passive is not None:
+            passive.wait_warm()
         if node_reason is None:
             try:
-                node = NodeSide()
+                node = NodeSide(env=ctx.env())
             except Exception as e:  # the Python figures still count
                 node_reason = f"node side failed to start: {e}"
                 log.warning("%s", node_reason)
@@ -40,12 +43,14 @@ def run(ctx) -> dict:
             "inprocess": lambda p: _inproc(inproc, p),
             "python_sidecar": lambda p: _python(sidecar, p),
         }
+        if passive is not None:
+            sides["python_sidecar_passive"] = lambda p: _python(passive, p)
         if node is not None:
             sides["node_sidecar"] = lambda p: _node(node, p)
         for fn in sides.values():  # warm-up: first-call costs are not overhead
             fn(clips[0].path)
         rows = []
-        for clip, reps in [(c, ctx.reps(5)) for c in clips] + [(long, ctx.long_reps(2))]:
+        for clip, reps in [(c, ctx.reps(3)) for c in clips] + [(long, ctx.long_reps(1))]:
             log.info("overhead: %s (%.0f s) x%d", clip.name, clip.duration, reps)
             runs = {name: [] for name in sides}
             for r in range(reps):
@@ -54,9 +59,11 @@ def run(ctx) -> dict:
             rows.append(_row(clip, clip is long, runs))
     finally:
         sidecar.close()
+        if passive is not None:
+            passive.close()
         if node is not None:
             node.close()
-    return {"rows": rows, "node": None if node_reason is None else node_reason,
+    return {"rows": rows, "node": None if node_reason is None else node_reason, "sidecar_env": ctx.sidecar_env,
             "targets": {"long_ratio": LONG_RATIO_TARGET, "short_extra_ms": SHORT_EXTRA_MS_TARGET}}
 
 
@@ -81,7 +88,7 @@ def _row(clip, is_long: bool, runs: dict) -> dict:
     row = {"file": clip.name, "duration_s": clip.duration, "long": is_long,
            "inprocess_s": summary(base), "inprocess_decode_ms": ms(decode),
            "inprocess_wer": rnd(wer(clip.text, runs["inprocess"][0]["text"]), 4)}
-    for side in ("python_sidecar", "node_sidecar"):
+    for side in ("python_sidecar", "python_sidecar_passive", "node_sidecar"):
         if side not in runs:
             continue
         walls = [r["wall_s"] for r in runs[side]]
@@ -100,26 +107,31 @@ def _row(clip, is_long: bool, runs: dict) -> dict:
     return row
 
 
+SIDES = [("python_sidecar", "sidecar (Py)"), ("python_sidecar_passive", "sidecar (Py, OMP passive)"),
+         ("node_sidecar", "sidecar (Node)")]
+
+
 def markdown(result: dict) -> str:
-    headers = ["file", "audio s", "in-process s", "sidecar (Py) s", "ratio", "extra ms",
-               "protocol ms", "sidecar (Node) s", "ratio", "extra ms", "protocol ms"]
+    sides = [(key, name) for key, name in SIDES if any(key in r for r in result["rows"])]
+    headers = ["file", "audio s", "in-process s"]
+    for _, name in sides:
+        headers += [f"{name} s", "ratio", "extra ms", "protocol ms"]
     rows = []
     for r in result["rows"]:
-        py, nd = r.get("python_sidecar") or {}, r.get("node_sidecar") or {}
-        rows.append([
-            r["file"], r["duration_s"], r["inprocess_s"]["median"],
-            (py.get("wall_s") or {}).get("median"), fmt(py.get("ratio"), 3), py.get("extra_ms"),
-            py.get("protocol_ms"),
-            (nd.get("wall_s") or {}).get("median"), fmt(nd.get("ratio"), 3), nd.get("extra_ms"),
-            nd.get("protocol_ms"),
-        ])
+        row = [r["file"], r["duration_s"], r["inprocess_s"]["median"]]
+        for key, _ in sides:
+            x = r.get(key) or {}
+            row += [(x.get("wall_s") or {}).get("median"), fmt(x.get("ratio"), 3), x.get("extra_ms"),
+                    x.get("protocol_ms")]
+        rows.append(row)
     text = table(headers, rows)
     text += ("\n\nMedians of alternating runs. *ratio* = sidecar median / in-process median (target ≤ "
              f"{LONG_RATIO_TARGET} on the long file); *extra ms* = median of each run minus the in-process "
              f"run of the same round (target ≤ {SHORT_EXTRA_MS_TARGET:.0f} ms per short clip), noisy when other "
              "processes share the CPU; *protocol ms* = the client's wall time minus the sidecar's own "
              "`timings.transcribe_s` in the same run, minus the in-process decode time: what the sidecar "
-             "adds (file checks, JSON-RPC, notifications, the bridge), free of the noise between runs.")
+             "adds around faster-whisper (file checks, JSON-RPC, the bridge), free of the noise between runs. "
+             "*OMP passive*: the sidecar with `OMP_WAIT_POLICY=PASSIVE`.")
     if result.get("node"):
         text += f"\n\nNode figures: not measured — {result['node']}."
     return text

@@ -23,9 +23,9 @@ STEPS = [
 ]
 
 
-def one_start(first_clip: str) -> dict:
+def one_start(first_clip: str, env: dict) -> dict:
     # The default device choice (auto), as a user gets it; the machine decides CPU or GPU.
-    sidecar = Sidecar(env={"WHISPER_DEVICE": "auto", "WHISPER_COMPUTE_TYPE": ""})
+    sidecar = Sidecar(env={**env, "WHISPER_DEVICE": "auto", "WHISPER_COMPUTE_TYPE": ""})
     try:
         t0 = sidecar.spawned_at
         _, status_future = sidecar.send("gpu_status")
@@ -52,7 +52,7 @@ def run(ctx) -> dict:
     runs = []
     for r in range(reps):
         log.info("startup: run %d/%d", r + 1, reps)
-        runs.append(one_start(clip))
+        runs.append(one_start(clip, ctx.env()))
     return {"steps": {key: summary([x[key] for x in runs]) for key, _ in STEPS}, "runs": runs}
 
 
