@@ -6,6 +6,7 @@ A malformed line is answered with an error and dropped; the read loop never dies
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -152,8 +153,8 @@ class Server:
         if not line:
             return
         try:
-            message = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
+            message = parse_line(line)
+        except ValueError as e:
             self.writer.send(make_error_response(None, {"code": PARSE_ERROR, "message": "Parse error",
                                                          "data": str(e)}))
             return
@@ -168,6 +169,7 @@ class Server:
             self.methods,
             context=Context(request_id),
             deserializer=lambda _: message,
+            validator=validate_envelope,
         )
         if response is None or (isinstance(response, dict) and response.get("result") is DEFERRED):
             return
@@ -216,6 +218,50 @@ class Server:
         while not self._stopping.wait(period):
             if self.jobs.idle():
                 self.engine.idle_unload()
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_line(line: bytes) -> Any:
+    """orjson first; valid JSON it refuses (numbers beyond the double range) goes through the stdlib,
+    so such a request is still answered with its own id."""
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError as first:
+        try:
+            message = json.loads(line, parse_constant=_reject_constant)
+            orjson.dumps(message)  # lone surrogates: the stdlib takes them, our replies could not echo them
+            return message
+        except (ValueError, TypeError, RecursionError, orjson.JSONEncodeError):
+            raise ValueError(str(first)) from None
+
+
+_ID_TYPES = (str, int, float, type(None))
+_MEMBERS = {"jsonrpc", "method", "params", "id"}
+
+
+def validate_envelope(request: Any) -> Any:
+    """The JSON-RPC 2.0 request envelope, checked without recursing into params.
+
+    jsonrpcserver's default jsonschema check recurses through the whole message and fails on a
+    request nested ~1000 deep, which then goes unanswered by id. Params are the methods' business.
+    """
+    if not isinstance(request, dict):
+        raise ValueError("a request is a JSON object")
+    extra = set(request) - _MEMBERS
+    if extra:
+        raise ValueError(f"unknown members {sorted(extra)!r}")
+    if request.get("jsonrpc") != "2.0":
+        raise ValueError('"jsonrpc" must be "2.0"')
+    if not isinstance(request.get("method"), str):
+        raise ValueError('"method" must be a string')
+    if "params" in request and not isinstance(request["params"], (dict, list)):
+        raise ValueError('"params" must be an object or an array')
+    if "id" in request and (isinstance(request["id"], bool) or not isinstance(request["id"], _ID_TYPES)):
+        raise ValueError('"id" must be a string, a number or null')
+    return request
 
 
 def _discard_line(stdin: BinaryIO) -> int:

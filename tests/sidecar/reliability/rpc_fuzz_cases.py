@@ -3,8 +3,8 @@
 A case is one line (or a few lines sharing an id). Its expectation is decided by construction, not by asking
 the sidecar: wrong types for every param of every method, unknown methods, schema violations, non-objects,
 batches, garbage bytes, invalid UTF-8, truncated JSON, deep nesting and huge numbers. Only the JSON parse step
-uses orjson as the oracle (the sidecar documents orjson as its parser), and the test counts how often that
-oracle turned a line the generator thought valid into a parse error.
+uses an oracle, the sidecar's own ``parse_line`` (orjson, then the stdlib for numbers orjson refuses), and
+the test counts how often that oracle turned a line the generator thought valid into a parse error.
 """
 
 from __future__ import annotations
