@@ -92,6 +92,7 @@ def remount(point: Path, opts: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{opts}", str(point)], check=True, capture_output=True)
 
 
+@pytest.mark.slow
 def test_read_only_cache_then_writable(tmpfs, spawn):
     point = tmpfs("400m", read_only=True)
     sc = spawn(WHISPER_CACHE_DIR=str(point / "cache"), **NO_PRELOAD)
@@ -101,6 +102,7 @@ def test_read_only_cache_then_writable(tmpfs, spawn):
     assert_transcribed(transcribe(sc))
 
 
+@pytest.mark.slow
 def test_full_cache_then_space_freed(tmpfs, spawn):
     point = tmpfs("16m")  # model.bin is ~145 MB: the join fails half-way
     sc = spawn(WHISPER_CACHE_DIR=str(point), **NO_PRELOAD)
@@ -112,6 +114,7 @@ def test_full_cache_then_space_freed(tmpfs, spawn):
     assert not leftovers(point)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(resource, "prlimit"), reason="needs Linux prlimit")
 def test_write_limit_then_lifted(spawn, tmp_path):
     """RLIMIT_FSIZE makes the join fail half-way (EFBIG) for any user; prlimit lifts it from outside."""
@@ -126,7 +129,8 @@ def test_write_limit_then_lifted(spawn, tmp_path):
 
 
 # ---- the model files ----------------------------------------------------------------------------
-@pytest.mark.parametrize("damage", ["flipped bytes", "truncated", "emptied"])
+@pytest.mark.parametrize("damage", ["flipped bytes", pytest.param("truncated", marks=pytest.mark.slow),
+                                    pytest.param("emptied", marks=pytest.mark.slow)])
 def test_corrupted_model_bin_is_caught_and_rebuilt_by_a_fresh_sidecar(spawn, tmp_path, damage):
     model_bin = models.materialize_embedded(tmp_path) / "model.bin"
     size = model_bin.stat().st_size
@@ -164,6 +168,7 @@ def _venv_without_model_packages(root: Path) -> tuple:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="builds a symlinked venv")
+@pytest.mark.slow
 def test_missing_model_packages_then_installed(spawn, sidecar_env, tmp_path):
     python, hidden = _venv_without_model_packages(tmp_path / "venv")
     from client import Sidecar
