@@ -53,6 +53,8 @@ def main(argv=None) -> int:
     args = parse(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:  # faster-whisper logs every file it processes
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     ctx = Context(quick=args.quick, repeat=args.repeat, long_repeat=args.long_repeat, out=args.out,
                   sidecar_env=args.env)
     ctx.out.mkdir(parents=True, exist_ok=True)
