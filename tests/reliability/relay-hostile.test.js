@@ -170,6 +170,7 @@ test('uploads over the limit get 413 and leave nothing behind, on both upload ro
   }
   const bigJson = await call('POST', '/api/transcriptions', { json: JSON.stringify({ path: 'ok.flac', pad: 'x'.repeat(2 * MB) }) });
   assertClear4xx(bigJson, 'a 2 MB JSON body');
+  assert.equal(bigJson.status, 413, bigJson.text);
   await until(() => filesUnder(uploadsDir()).length === 0, 5000, 'the uploads folder to be empty');
 });
 
