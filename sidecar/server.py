@@ -231,8 +231,10 @@ def parse_line(line: bytes) -> Any:
         return orjson.loads(line)
     except orjson.JSONDecodeError as first:
         try:
-            message = json.loads(line, parse_constant=_reject_constant)
-            orjson.dumps(message)  # lone surrogates: the stdlib takes them, our replies could not echo them
+            # Decode strictly: json.loads(bytes) would let UTF-8-encoded surrogates through.
+            message = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+            if isinstance(message, dict):  # what a reply echoes must be valid UTF-8 (no lone surrogates)
+                orjson.dumps([message.get("id"), message.get("method")])
             return message
         except (ValueError, TypeError, RecursionError, orjson.JSONEncodeError):
             raise ValueError(str(first)) from None

@@ -7,6 +7,7 @@ fd 1 at stderr, so nothing but protocol lines can ever reach the parent's stdout
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -27,7 +28,12 @@ class ProtocolWriter:
 
     def send(self, message: dict) -> bool:
         """Write ``message`` as one line. Returns False once the reader has gone away."""
-        data = orjson.dumps(message, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        try:
+            data = orjson.dumps(message, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        except (TypeError, orjson.JSONEncodeError):
+            # Integers beyond 64 bits or lone surrogates echoed from a request: the stdlib writes both
+            # (surrogates as \u escapes), so the reply still goes out.
+            data = json.dumps(message, ensure_ascii=True, default=str).encode() + b"\n"
         with self._lock:
             if self.closed:
                 return False

@@ -24,3 +24,16 @@ def test_a_number_beyond_double_range_is_answered_with_its_id(sidecar):
     line = b'{"jsonrpc":"2.0","method":"transcribe","params":{"path":"x.wav","beam_size":1e400},"id":424202}'
     answers = _answers_to(sidecar, line, 424202)
     assert len(answers) == 1 and answers[0]["error"]["code"] == -32602
+
+
+def test_a_400_digit_integer_in_params_is_answered_with_its_id(sidecar):
+    line = (b'{"jsonrpc":"2.0","method":"transcribe","params":{"path":"x.wav","beam_size":1'
+            + b"0" * 400 + b'},"id":424203}')
+    answers = _answers_to(sidecar, line, 424203)
+    assert len(answers) == 1 and answers[0]["error"]["code"] == -32602
+
+
+def test_a_lone_surrogate_in_an_unknown_param_name_is_answered_with_its_id(sidecar):
+    line = b'{"jsonrpc":"2.0","method":"ping","params":{"\\ud800x":1},"id":424204}'
+    answers = _answers_to(sidecar, line, 424204)
+    assert len(answers) == 1 and answers[0]["error"]["code"] == -32602
