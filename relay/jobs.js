@@ -23,7 +23,10 @@ class JobRunner {
    * @param {number} [deps.concurrency] jobs handed to the sidecar at once
    * @param {object} [deps.log] pino-style logger
    */
-  constructor({ store, sidecar, concurrency = 1, log = console }) {
+  constructor({ store, sidecar, concurrency = 1, maxAttempts = 3, log = console }) {
+    // The bridge already retries once inside one attempt; a job the sidecar dies under again is
+    // queued again here, up to maxAttempts attempts, so two crashes in a row lose nothing either.
+    this.maxAttempts = maxAttempts;
     this.store = store;
     this.sidecar = sidecar;
     this.concurrency = concurrency;
@@ -136,6 +139,14 @@ class JobRunner {
     } catch (err) {
       if (this.closing) {
         this.store.update(job.id, { state: 'queued', progress: null, message: 'Interrupted by a relay shutdown' });
+        return;
+      }
+      if (err && err.kind === 'exited' && !err.isFatal && job.attempts < this.maxAttempts) {
+        this.log.warn(`job ${job.id}: the sidecar exited mid-job (${err.message}); `
+          + `queued again (attempt ${job.attempts + 1} of ${this.maxAttempts})`);
+        this.store.update(job.id, { state: 'queued', progress: null, message: 'The sidecar crashed; retrying' });
+        this.emit(job.id, 'state', { state: 'queued', attempts: job.attempts });
+        this.pending.unshift(job.id);
         return;
       }
       const error = describeSidecarError(err);

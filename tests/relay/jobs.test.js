@@ -80,3 +80,31 @@ test('a sidecar error is stored with its kind', async () => {
   assert.deepEqual(finished.error, { code: 'file_not_found', message: 'File not found: /x' });
   store.close();
 });
+
+test('a job the sidecar dies under twice is queued again, and gives up after maxAttempts', async () => {
+  const { SidecarError } = require('../../node_bridge');
+  let calls = 0;
+  const crash = () => new SidecarError('the sidecar exited (SIGKILL) twice during this request', { kind: 'exited' });
+  const sidecar = {
+    transcribe: async () => {
+      calls += 1;
+      if (calls <= 2) throw crash();
+      return { text: 'after two crashes', device: 'cpu', segments: [] };
+    },
+  };
+  const { store, runner } = makeRunner(sidecar);
+  const job = runner.submit({ source: 'upload', name: 'x', mediaPath: '/nonexistent', ownsMedia: false, options: {} });
+  const finished = await runner.waitFor(job.id);
+  assert.equal(finished.state, 'done');
+  assert.equal(finished.attempts, 3);
+  assert.equal(finished.result.text, 'after two crashes');
+
+  const always = { transcribe: async () => { throw crash(); } };
+  const second = makeRunner(always);
+  const doomed = second.runner.submit({ source: 'upload', name: 'y', mediaPath: '/nonexistent', ownsMedia: false, options: {} });
+  const failed = await second.runner.waitFor(doomed.id);
+  assert.equal(failed.state, 'error');
+  assert.equal(failed.attempts, 3);
+  store.close();
+  second.store.close();
+});
