@@ -33,7 +33,8 @@ def machine_lines(machine: dict) -> str:
         f"- GPU: {gpu_text}",
         f"- load average at start / end: {machine.get('load_average_at_start')} / "
         f"{machine.get('load_average_at_end')}",
-    ])
+    ] + ([f"- every sidecar started with: " + ", ".join(f"`{k}={v}`" for k, v in machine["sidecar_env"].items())]
+         if machine.get("sidecar_env") else []))
 
 
 def rotated(items: Sequence, shift: int) -> list:

@@ -30,6 +30,8 @@ def parse(argv) -> argparse.Namespace:
                         help="environment for every sidecar the benchmark starts (repeatable), "
                              "e.g. OMP_WAIT_POLICY=PASSIVE")
     parser.add_argument("--out", type=Path, default=Context.out, help="results folder (default bench/results)")
+    parser.add_argument("--render", type=Path, metavar="JSON",
+                        help="only rewrite the markdown of a saved run (latest.json) next to it, and print it")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     names = list(SECTIONS) if "all" in args.sections else args.sections
@@ -51,6 +53,12 @@ def parse(argv) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse(argv)
+    if args.render:
+        doc = json.loads(args.render.read_text(encoding="utf-8"))
+        text = markdown_document(doc)
+        args.render.with_suffix(".md").write_text(text, encoding="utf-8")
+        print(text)
+        return 0
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     if not args.verbose:  # faster-whisper logs every file it processes

@@ -89,8 +89,12 @@ def markdown(result: dict) -> str:
         if passive:
             row += [r["warm_passive"]["wall_s"]["median"], fmt(r["warm_passive"]["ratio"])]
         rows.append(row)
-    return table(headers, rows) + (
+    text = table(headers, rows) + (
         "\n\n*spawn per file* = spawn → exit of a Python process that imports faster-whisper, loads the model "
         "and transcribes one file (`python -m bench.oneshot`), as the old relay did; *warm sidecar* = request "
-        "→ response on one warm sidecar; *OMP passive* = the same with `OMP_WAIT_POLICY=PASSIVE`; *ratio* = "
-        "spawn / warm (medians).")
+        "→ response on one warm sidecar; *ratio* = spawn / warm (medians).")
+    if passive:
+        text += " *OMP passive*: the same with `OMP_WAIT_POLICY=PASSIVE`."
+    if result.get("sidecar_env"):
+        text += " Every sidecar ran with " + ", ".join(f"`{k}={v}`" for k, v in result["sidecar_env"].items()) + "."
+    return text

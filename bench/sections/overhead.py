@@ -130,8 +130,15 @@ def markdown(result: dict) -> str:
              f"run of the same round (target ≤ {SHORT_EXTRA_MS_TARGET:.0f} ms per short clip), noisy when other "
              "processes share the CPU; *protocol ms* = the client's wall time minus the sidecar's own "
              "`timings.transcribe_s` in the same run, minus the in-process decode time: what the sidecar "
-             "adds around faster-whisper (file checks, JSON-RPC, the bridge), free of the noise between runs. "
-             "*OMP passive*: the sidecar with `OMP_WAIT_POLICY=PASSIVE`.")
+             "adds around faster-whisper (file checks, JSON-RPC, the bridge), free of the noise between runs.")
+    if any(key == "python_sidecar_passive" for key, _ in sides):
+        text += " *OMP passive*: the sidecar with `OMP_WAIT_POLICY=PASSIVE`."
+    if result.get("sidecar_env"):
+        text += f" Every sidecar ran with {_env_text(result['sidecar_env'])}."
     if result.get("node"):
         text += f"\n\nNode figures: not measured — {result['node']}."
     return text
+
+
+def _env_text(env: dict) -> str:
+    return ", ".join(f"`{k}={v}`" for k, v in env.items())
