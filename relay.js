@@ -29,12 +29,11 @@ async function main({ env = process.env, config = loadConfig(env), log = console
 
   log.log('Starting the whisper sidecar...');
   await sidecar.start();
-  try {
-    const gpu = await sidecar.gpuStatus();
-    for (const line of formatGpuReport(gpu)) log.log(line);
-  } catch (err) {
-    log.warn(`gpu_status failed: ${err.message}`);
-  }
+  // The device check (a child process loading the model on CUDA) can take a while on a GPU
+  // machine: serve meanwhile, and print the diagnostics once the device is decided.
+  const diagnostics = sidecar.gpuStatus({ wait: true }, { timeout: 600000 })
+    .then((gpu) => { for (const line of formatGpuReport(gpu)) log.log(line); })
+    .catch((err) => log.warn(`gpu_status failed: ${err.message}`));
 
   const app = buildRelay({ config, sidecar });
   try {
@@ -52,7 +51,7 @@ async function main({ env = process.env, config = loadConfig(env), log = console
     closing = closing || Promise.allSettled([app.close()]).then(() => sidecar.stop());
     return closing;
   };
-  return { app, sidecar, config, close };
+  return { app, sidecar, config, close, diagnostics };
 }
 
 /** Stops cleanly on SIGINT/SIGTERM, and for good after a second signal or a stuck stop. */

@@ -75,7 +75,7 @@ class Engine:
 
     # ---- setup --------------------------------------------------------------------------------
     def start(self) -> None:
-        """Decide the device (and preload the default model) on a background thread."""
+        """Decide the device on a background thread (see :meth:`preload` for the model)."""
         threading.Thread(target=self._setup, name="engine-setup", daemon=True).start()
 
     def _setup(self, recheck: bool = False) -> None:
@@ -97,24 +97,31 @@ class Engine:
             self.status(None, "gpu_setup", f"Using CUDA ({decision.compute_type})", device_name="cuda")
         else:
             self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
-        if self.config.preload and not recheck:
-            self._preload()
 
-    def _preload(self) -> None:
+    def preload(self) -> dict:
+        """Load the default model for the decided device.
+
+        Call it on the thread that will run the transcriptions (the server queues it as the first
+        job): CTranslate2's CPU build uses GNU OpenMP, and a model loaded on a thread that then exits
+        ran 2-6x slower on a busy CPU in the benchmark (bench/RESULTS.md).
+        """
+        self.decision()
         try:
             self.model_for(None, None, None)
         except SidecarError as e:
             log.warning("preloading the default model failed: %s", e.message)
             self._setup_error = e.message
+            return {}
         except Exception as e:
             if self.decision().device != "cuda" or not is_cuda_failure(e):
                 log.exception("preloading the default model failed")
                 self._setup_error = f"{type(e).__name__}: {e}"
-                return
+                return {}
             reason = f"CUDA failed while loading the model ({type(e).__name__}: {e})"
             self.fall_back_to_cpu(reason)
             self.status(None, "fallback", f"Using CPU: {reason}", device_name="cpu")
-            self._preload()
+            return self.preload()
+        return {}
 
     def decided(self) -> bool:
         return self._decided.is_set()
@@ -285,7 +292,7 @@ class Engine:
         return model.transcribe(media.samples, vad_filter=bool(params.vad_filter), **kwargs)
 
     # ---- reports ------------------------------------------------------------------------------
-    def gpu_status(self, wait_s: float = 0.5) -> dict:
+    def gpu_status(self, wait_s: float = 0.0) -> dict:
         decided = self._decided.wait(wait_s)
         d = self._decision if decided else None
         loaded = self._models.keys()

@@ -179,6 +179,8 @@ class Server:
         self.notify("status", {"request_id": None, "stage": "starting", "message": "Starting whisper sidecar...",
                                "progress": None, "device": None})
         self.engine.start()
+        if self.config.preload:  # the first job, so the model loads on a worker thread
+            self.jobs.submit(NO_ID, lambda job: self.engine.preload())
         self.notify("ready", {
             "pid": os.getpid(),
             "version": __version__,

@@ -160,7 +160,7 @@ def test_eof_on_stdin_exits_zero(spawn):
 
 
 def test_gpu_status_reports_device_and_reason(sidecar):
-    r = sidecar.call("gpu_status", timeout=30)["result"]
+    r = sidecar.call("gpu_status", {"wait": True}, timeout=60)["result"]
     for key in ("device", "compute_type", "model", "model_loaded", "cuda_device_count",
                 "ctranslate2_version", "faster_whisper_version", "python", "platform",
                 "fallback_reason", "libraries", "verified"):
@@ -178,7 +178,7 @@ def test_gpu_status_rejects_wrong_recheck_type(sidecar):
 def test_force_cpu_is_reported(spawn):
     sc = spawn(FORCE_CPU="1", WHISPER_PRELOAD="0")
     sc.ready()
-    r = sc.call("gpu_status")["result"]
+    r = sc.call("gpu_status", {"wait": True})["result"]
     assert r["device"] == "cpu"
     assert "FORCE_CPU" in r["fallback_reason"]
 
