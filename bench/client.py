@@ -20,7 +20,9 @@ from typing import Any, Callable, Optional
 from .fixtures import ROOT
 
 # Settings both sides of every comparison share, so the sidecar runs what the in-process code runs.
-BASE_ENV = {"WHISPER_DEVICE": "cpu", "WHISPER_MODEL": "base", "WHISPER_COMPUTE_TYPE": "int8"}
+# Sequential on both sides (the sidecar batches long files by default), so the figures compare like for like.
+BASE_ENV = {"WHISPER_DEVICE": "cpu", "WHISPER_MODEL": "base", "WHISPER_COMPUTE_TYPE": "int8",
+            "WHISPER_BATCH_THRESHOLD_S": "0"}
 
 # CTranslate2's CPU wheels use GNU OpenMP. When the model is loaded on a thread that then ends (the
 # sidecar's preload thread) and used from another (its worker), OpenMP's active spin-waiting makes each

@@ -18,7 +18,7 @@ const readline = require('node:readline');
 const ROOT = path.resolve(__dirname, '..');
 const FIXTURES = ['hello', 'weather', 'numbers', 'story'].map(
   (n) => path.join(ROOT, 'tests', 'fixtures', 'audio', `${n}.flac`));
-const BASE_ENV = { WHISPER_DEVICE: 'cpu', WHISPER_MODEL: 'base', WHISPER_COMPUTE_TYPE: 'int8' };
+const BASE_ENV = { WHISPER_DEVICE: 'cpu', WHISPER_MODEL: 'base', WHISPER_COMPUTE_TYPE: 'int8', WHISPER_BATCH_THRESHOLD_S: '0' };
 
 function loadBridge() {
   try {

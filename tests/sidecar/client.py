@@ -16,6 +16,10 @@ from typing import Any, Optional
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "tests" / "fixtures" / "audio"
 
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+from bench.wer import wer, words  # noqa: E402,F401 - one normalized WER for tests and benchmarks
+
 
 class Sidecar:
     def __init__(self, env: Optional[dict] = None, args=(), python: str = sys.executable) -> None:
@@ -117,28 +121,6 @@ class Sidecar:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
-
-
-def words(text: str) -> list:
-    import re
-
-    text = text.lower().replace("o'clock", "oclock")
-    text = re.sub(r"[^a-z0-9' ]+", " ", text)
-    digits = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five",
-              "6": "six", "7": "seven", "8": "eight", "9": "nine", "10": "ten"}
-    return [digits.get(w, w) for w in text.split()]
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    """Word error rate after normalization (case, punctuation, single digits)."""
-    r, h = words(reference), words(hypothesis)
-    d = list(range(len(h) + 1))
-    for i, rw in enumerate(r, 1):
-        prev, d[0] = d[0], i
-        for j, hw in enumerate(h, 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (rw != hw))
-            prev, d[j] = d[j], cur
-    return d[len(h)] / max(1, len(r))
 
 
 def fixture_text(name: str) -> str:
