@@ -83,6 +83,8 @@ export interface TranscribeResult {
   fallback_reason: string | null;
   timings: { queue_s: number; load_s: number; transcribe_s: number };
   rtf: number;
+  /** The batch size of the batched pipeline, or null when the audio was transcribed sequentially. */
+  batch_size: number | null;
   retried?: RetryNote;
   [key: string]: unknown;
 }

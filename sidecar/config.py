@@ -54,7 +54,7 @@ class Config:
     queue_size: int = 64
     max_models: int = 2
     idle_unload_s: float = 0.0  # 0: never
-    batch_threshold_s: float = 0.0  # 0: batched only when a request asks for it
+    batch_threshold_s: float = 300.0  # batched from 5 min of audio on (bench: faster, WER no worse); 0: off
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
     test_hooks: bool = False
@@ -76,7 +76,7 @@ class Config:
             queue_size=max(1, _number(env, "WHISPER_QUEUE_SIZE", 64)),
             max_models=max(1, _number(env, "WHISPER_MAX_MODELS", 2)),
             idle_unload_s=_number(env, "WHISPER_IDLE_UNLOAD_S", 0.0, float),
-            batch_threshold_s=_number(env, "WHISPER_BATCH_THRESHOLD_S", 0.0, float),
+            batch_threshold_s=_number(env, "WHISPER_BATCH_THRESHOLD_S", 300.0, float),
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
             test_hooks=_flag(env, "WHISPER_SIDECAR_TEST_HOOKS", False),

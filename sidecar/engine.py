@@ -239,7 +239,7 @@ class Engine:
         label = "CUDA" if device_name == "cuda" else "CPU"
         self.status(request_id, "transcribing", f"Transcribing with {label}...", 0.0, device_name)
         t0 = time.monotonic()
-        segments, info = self._start(model, params, media)
+        segments, info, batch_size = self._start(model, params, media)
         out = []
         for seg in segments:
             if cancel.is_set():
@@ -267,6 +267,7 @@ class Engine:
             "timings": {"queue_s": round(queue_s, 4), "load_s": round(load_s, 4),
                         "transcribe_s": round(transcribe_s, 4)},
             "rtf": round(transcribe_s / media.duration, 4) if media.duration else None,
+            "batch_size": batch_size,
         }
 
     def _start(self, model, params: TranscribeParams, media: audio.Audio):
@@ -278,7 +279,9 @@ class Engine:
             initial_prompt=params.initial_prompt,
         )
         batch_size = params.batch_size
-        if batch_size is None and self.config.batch_threshold_s and media.duration >= self.config.batch_threshold_s:
+        if (batch_size is None and params.vad_filter is not False and self.config.batch_threshold_s
+                and media.duration >= self.config.batch_threshold_s):
+            # Long audio: batched was faster at equal or better WER in the benchmark (bench/RESULTS.md).
             batch_size = self.config.default_batch_size
         if batch_size:
             from faster_whisper import BatchedInferencePipeline
@@ -287,9 +290,11 @@ class Engine:
             if not vad and media.duration >= 30:
                 raise InvalidParams("vad_filter", "must be true for batched transcription of audio longer "
                                     "than 30 s (batches are cut at speech pauses)")
-            return BatchedInferencePipeline(model).transcribe(
+            segments, info = BatchedInferencePipeline(model).transcribe(
                 media.samples, batch_size=batch_size, vad_filter=vad, **kwargs)
-        return model.transcribe(media.samples, vad_filter=bool(params.vad_filter), **kwargs)
+            return segments, info, batch_size
+        segments, info = model.transcribe(media.samples, vad_filter=bool(params.vad_filter), **kwargs)
+        return segments, info, None
 
     # ---- reports ------------------------------------------------------------------------------
     def gpu_status(self, wait_s: float = 0.0) -> dict:
