@@ -16,9 +16,12 @@ const TYPES = {
 };
 
 async function systemRoutes(app, { sidecar }) {
-  app.get('/api/gpu', async () => {
+  // ?wait=1 answers once the device is decided (the GPU check can take a while on a GPU machine);
+  // without it, at once, with setup_complete: false meanwhile.
+  app.get('/api/gpu', async (request) => {
+    const wait = ['1', 'true'].includes(String((request.query || {}).wait));
     try {
-      return await sidecar.gpuStatus();
+      return await sidecar.gpuStatus(wait ? { wait: true } : undefined, wait ? { timeout: 600000 } : undefined);
     } catch (err) {
       throw new HttpError(503, 'sidecar_unavailable', `The sidecar did not answer gpu_status: ${err.message}`);
     }

@@ -213,7 +213,7 @@ test('DELETE cancels a running job; on a finished job it removes it', async () =
 });
 
 test('GET /api/gpu answers gpu_status; / serves the page', async () => {
-  const gpu = await getJson(relay.url, '/api/gpu');
+  const gpu = await getJson(relay.url, '/api/gpu?wait=1');
   assert.equal(gpu.status, 200);
   assert.ok(['cpu', 'cuda'].includes(gpu.body.device));
   if (gpu.body.device === 'cpu') assert.ok(gpu.body.fallback_reason);
