@@ -57,6 +57,7 @@ class Config:
     batch_threshold_s: float = 300.0  # batched from 5 min of audio on (bench: faster, WER no worse); 0: off
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
+    max_streams: int = 16  # live streams open at once
     test_hooks: bool = False
 
     @classmethod
@@ -79,5 +80,6 @@ class Config:
             batch_threshold_s=_number(env, "WHISPER_BATCH_THRESHOLD_S", 300.0, float),
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
+            max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
             test_hooks=_flag(env, "WHISPER_SIDECAR_TEST_HOOKS", False),
         )

@@ -91,6 +91,11 @@ class ModelError(SidecarError):
     kind = "model_error"
 
 
+class UnknownStream(SidecarError):
+    code = -32009
+    kind = "unknown_stream"
+
+
 def internal_error(exc: BaseException, kind: str = "internal") -> dict:
     """The error object for an exception nobody expected."""
     return {

@@ -122,3 +122,83 @@ def model_params(model: Any = None, device: Any = None) -> tuple:
     if device is not None and device not in DEVICES:
         raise InvalidParams("device", f"must be one of {', '.join(DEVICES)}, got {device!r}")
     return model, device
+
+
+STREAM_FORMATS = ("auto", "pcm_s16le", "mpegts", "mp3", "aac", "adts", "ogg", "wav", "flac", "webm", "matroska", "mp4")
+
+
+def _number(name: str, value: Any, lo: float, hi: float) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidParams(name, f"must be a number, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise InvalidParams(name, f"must be between {lo:g} and {hi:g}, got {value}")
+    return float(value)
+
+
+def _only(method: str, params: dict, known: tuple) -> None:
+    for name in params:
+        if name not in known:
+            raise InvalidParams(name, f"is not a parameter of {method} (known: {', '.join(sorted(known))})")
+
+
+def stream_open_params(params: dict):
+    """Check stream_open's params. Returns sidecar.stream.StreamOptions."""
+    from .stream.session import StreamOptions
+
+    _only("stream_open", params, ("language", "task", "model", "device", "initial_prompt", "vad", "format",
+                                  "sample_rate", "channels", "beam_size", "partials", "silence_ms",
+                                  "max_lag_s"))
+    base = _transcribe_params(path="-", language=params.get("language"), task=params.get("task"),
+                              model=params.get("model"), device=params.get("device"),
+                              initial_prompt=params.get("initial_prompt"),
+                              beam_size=params.get("beam_size"))
+    fmt = _str("format", params.get("format")) or "auto"
+    if fmt not in STREAM_FORMATS:
+        raise InvalidParams("format", f"must be one of {', '.join(STREAM_FORMATS)}, got {fmt!r}")
+    rate = _int("sample_rate", params.get("sample_rate"), 8000, 48000)
+    channels = _int("channels", params.get("channels"), 1, 2)
+    if fmt != "pcm_s16le" and (rate is not None or channels is not None):
+        raise InvalidParams("sample_rate" if rate is not None else "channels",
+                            "applies only to format 'pcm_s16le' (containers say their own)")
+    silence_ms = _int("silence_ms", params.get("silence_ms"), 100, 5000)
+    max_lag_s = _number("max_lag_s", params.get("max_lag_s"), 30, 3600)
+    vad = _bool("vad", params.get("vad"))
+    partials = _bool("partials", params.get("partials"))
+    return StreamOptions(
+        language=base.language, task=base.task, model=base.model, device=base.device,
+        initial_prompt=base.initial_prompt, vad=True if vad is None else vad, format=fmt,
+        sample_rate=rate or 16000, channels=channels or 1, beam_size=base.beam_size,
+        partials=True if partials is None else partials,
+        silence_s=(silence_ms or 500) / 1000, max_lag_s=max_lag_s or 60.0,
+    )
+
+
+def stream_id_param(value: Any) -> str:
+    if value is None:
+        raise InvalidParams("stream_id", "is required: the id stream_open answered")
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise InvalidParams("stream_id", "must be the string stream_open answered")
+    return value
+
+
+def stream_write_params(params: dict) -> tuple:
+    """Check stream_write's params. Returns (stream_id, bytes or None, gap_s or None, reset)."""
+    import base64
+    import binascii
+
+    _only("stream_write", params, ("stream_id", "data", "gap_s", "reset"))
+    stream_id = stream_id_param(params.get("stream_id"))
+    data = params.get("data")
+    raw = None
+    if data is not None:
+        if not isinstance(data, str):
+            raise InvalidParams("data", f"must be a base64 string, got {type(data).__name__}")
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise InvalidParams("data", f"is not valid base64 ({e})") from None
+    gap_s = _number("gap_s", params.get("gap_s"), 0, 86400)
+    reset = bool(_bool("reset", params.get("reset")))
+    return stream_id, raw, gap_s, reset

@@ -13,6 +13,7 @@ import platform
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any, BinaryIO, Optional
 
 import orjson
@@ -31,13 +32,14 @@ from .errors import (
     make_error_response,
 )
 from .jobs import NO_ID, JobQueue
-from .params import model_params, transcribe_params
+from .params import model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
 from .stdio import ProtocolWriter
+from .stream import StreamManager
 
 log = logging.getLogger(__name__)
 
 MAX_LINE_BYTES = 4 * 1024 * 1024  # requests are small; a longer line is refused, not buffered forever
-DEFERRED = object()  # a method's result that its job will send later
+DEFERRED = object()  # a method's result that its job will send later (the job queue answers it)
 
 
 class Context:
@@ -54,6 +56,7 @@ class Server:
         self.started = time.monotonic()
         self.engine = Engine(config, self.notify)
         self.jobs = JobQueue(self._respond, maxsize=config.queue_size, workers=config.num_workers)
+        self.streams = StreamManager(self.engine, self.notify, max_streams=config.max_streams)
         self._stopping = threading.Event()
         self.methods = {
             "ping": self.ping,
@@ -62,6 +65,10 @@ class Server:
             "load_model": self.load_model,
             "cancel": self.cancel,
             "shutdown": self.shutdown,
+            "stream_open": self.stream_open,
+            "stream_write": self.stream_write,
+            "stream_close": self.stream_close,
+            "stream_abort": self.stream_abort,
         }
         if config.test_hooks:
             from . import testhooks
@@ -82,34 +89,33 @@ class Server:
     def ping(self, ctx: Context):
         return Success({"pong": True, "uptime_s": round(time.monotonic() - self.started, 3)})
 
-    def gpu_status(self, ctx: Context, recheck: Any = False, wait: Any = False):
-        """The device report. ``wait``: answer once the device is decided; ``recheck``: run the GPU
-        check anew. Both can take long, so they answer from a thread of their own."""
+    def gpu_status(self, ctx: Context, recheck: Any = False, wait: Any = True):
+        """The device report. ``wait`` (the default): answer once the device is decided, which the
+        probe's time-out bounds; ``wait: false``: what is known now. ``recheck``: run the GPU check
+        anew. Waiting happens on a thread of its own, so the read loop goes on."""
         for name, value in (("recheck", recheck), ("wait", wait)):
             if not isinstance(value, bool):
                 raise InvalidParams(name, f"must be true or false, got {type(value).__name__}")
         if not recheck and (not wait or self.engine.decided()):
             return Success(self._gpu_report())
-        request_id = ctx.request_id
+        future: Future = Future()
 
         def answer() -> None:
             try:
                 if recheck:
                     self.engine.recheck()
                 self.engine.decision()
-                result, error = self._gpu_report(), None
+                future.set_result(self._gpu_report())
             except Exception as e:  # answer anyway
                 log.exception("gpu_status failed")
-                result, error = None, error_object(e)
-            if request_id is not NO_ID:
-                self._respond(request_id, result, error)
+                future.set_exception(e)
 
         threading.Thread(target=answer, name="gpu-status", daemon=True).start()
-        return Success(DEFERRED)
+        return Success(future)
 
     def _gpu_report(self) -> dict:
         status = self.engine.gpu_status()
-        status["queue"] = self.jobs.depth()
+        status["queue"] = {**self.jobs.depth(), "streams": self.streams.open_count()}
         return status
 
     def _submit(self, ctx: Context, run) -> Any:
@@ -143,6 +149,20 @@ class Server:
             raise InvalidParams("id", "must be the string or number id of a transcribe request")
         return Success({"cancelled": self.jobs.cancel(id)})
 
+    def stream_open(self, ctx: Context, **params):
+        if self._stopping.is_set():
+            raise ShuttingDown("The sidecar is shutting down")
+        return Success(self.streams.open(stream_open_params(params)))
+
+    def stream_write(self, ctx: Context, **params):
+        return Success(self.streams.write(*stream_write_params(params)))
+
+    def stream_close(self, ctx: Context, stream_id: Any = None):
+        return Success(self.streams.close(stream_id_param(stream_id)))
+
+    def stream_abort(self, ctx: Context, stream_id: Any = None):
+        return Success(self.streams.abort(stream_id_param(stream_id)))
+
     def shutdown(self, ctx: Context):
         self._stopping.set()
         return Success({"shutting_down": True})
@@ -164,16 +184,38 @@ class Server:
                 "data": "batch requests are not supported: send one request per line"}))
             return
         request_id = message.get("id", NO_ID) if isinstance(message, dict) else NO_ID
+        try:
+            validate_envelope(message)
+        except ValueError as e:
+            # Answer with the request's own id whenever it can be read, so the client's call ends now.
+            readable = request_id is not NO_ID and _valid_id(request_id)
+            self.writer.send(make_error_response(request_id if readable else None, {
+                "code": INVALID_REQUEST, "message": "Invalid Request", "data": str(e)}))
+            return
         response = dispatch_to_serializable(
             "",
             self.methods,
             context=Context(request_id),
             deserializer=lambda _: message,
-            validator=validate_envelope,
+            validator=lambda request: request,
         )
-        if response is None or (isinstance(response, dict) and response.get("result") is DEFERRED):
+        result = response.get("result") if isinstance(response, dict) else None
+        if response is None or result is DEFERRED:
+            return
+        if isinstance(result, Future):
+            self._answer_later(request_id, result)
             return
         self.writer.send(response)
+
+    def _answer_later(self, request_id: Any, future: Future) -> None:
+        """A handler that returned a future is answered when it resolves (a notification never is)."""
+        def done(f: Future) -> None:
+            if request_id is NO_ID:
+                return
+            error = f.exception()
+            self._respond(request_id, None if error else f.result(), error_object(error) if error else None)
+
+        future.add_done_callback(done)
 
     def serve(self, stdin: BinaryIO) -> int:
         self.notify("status", {"request_id": None, "stage": "starting", "message": "Starting whisper sidecar...",
@@ -210,7 +252,7 @@ class Server:
             if self.writer.closed:
                 log.info("stdout closed: exiting")
                 break
-        cancelled = self.jobs.cancel_all()
+        cancelled = self.jobs.cancel_all() + self.streams.stop()
         if cancelled:
             log.info("cancelled %d unfinished request(s)", cancelled)
         return 0
@@ -243,6 +285,10 @@ def parse_line(line: bytes) -> Any:
 
 
 _ID_TYPES = (str, int, float, type(None))
+
+
+def _valid_id(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, _ID_TYPES)
 _MEMBERS = {"jsonrpc", "method", "params", "id"}
 
 

@@ -1,0 +1,255 @@
+"""Live streams: open, write, close, abort, and the one thread that decodes them all.
+
+Scheduling (README "Live streams"): one stream worker thread decodes every stream's next window in
+turn — a stretch closed by a pause (a final) before an open stretch (a partial), the longest-waiting
+first. File jobs keep their own worker; both use the same warm model, whose calls CTranslate2 runs
+one at a time in arrival order, so a long file and live streams interleave call by call: a stream
+waits at most for one 30-s window of a file, and a file is never held back by more than the streams'
+own calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from concurrent.futures import Future
+from typing import Callable, Dict, Optional
+
+from ..errors import Cancelled, NotAudio, QueueFull, SidecarError, UnknownStream
+from .decoder import MAX_BACKLOG_BYTES, make_decoder
+from .session import LiveStream, Plan, StreamOptions
+from .step import decode_window
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str, dict], None]
+TICK_S = 0.25
+
+
+class StreamManager:
+    def __init__(self, engine, notify: Notify, max_streams: int = 16,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """
+        Args:
+            engine: the sidecar's Engine (models, device decision, CUDA fallback).
+            notify: (method, params) for ``segment`` and ``status`` notifications.
+        """
+        self._engine = engine
+        self._notify = notify
+        self._max = max_streams
+        self._clock = clock
+        self._streams: Dict[str, LiveStream] = {}
+        self._decoders: dict = {}
+        self._closing: Dict[str, Future] = {}
+        self._cond = threading.Condition()
+        self._ids = itertools.count(1)
+        self._stopped = False
+        self._thread: Optional[threading.Thread] = None
+
+    def open_count(self) -> int:
+        with self._cond:
+            return len(self._streams)
+
+    # ---- methods ------------------------------------------------------------------------------
+    def open(self, options: StreamOptions) -> dict:
+        with self._cond:
+            if self._stopped:
+                raise Cancelled("The sidecar is shutting down")
+            if len(self._streams) >= self._max:
+                raise QueueFull(f"{self._max} streams are open already; close one or retry later",
+                                open_streams=len(self._streams))
+            stream_id = f"s{next(self._ids)}"
+            stream = LiveStream(stream_id, options, self._notify, clock=self._clock)
+            decoder = make_decoder(
+                options.format,
+                on_audio=lambda samples: self._on_audio(stream, samples),
+                on_failure=lambda reason: self._on_failure(stream, reason),
+                on_end=lambda: self._on_end(stream),
+                sample_rate=options.sample_rate,
+                channels=options.channels,
+                name=stream_id,
+            )
+            self._streams[stream_id] = stream
+            self._decoders[stream_id] = decoder
+            self._ensure_thread()
+        log.info("stream %s opened (%s)", stream_id, options.format)
+        return {"stream_id": stream_id, "format": options.format, "model": options.model,
+                "language": options.language, "vad": options.vad}
+
+    def write(self, stream_id: str, data: Optional[bytes], gap_s: Optional[float], reset: bool) -> dict:
+        stream, decoder = self._get(stream_id)
+        if stream.failure:
+            raise NotAudio(f"Stream {stream_id} failed: {stream.failure}", stream_id=stream_id)
+        if decoder.backlog() > MAX_BACKLOG_BYTES:
+            raise QueueFull(f"Stream {stream_id} is written faster than it decodes; wait and retry",
+                            stream_id=stream_id)
+        if gap_s or reset:
+            # A gap restarts the container too: the bytes before it are decoded to the end first,
+            # so their audio comes before the break, and the next bytes begin afresh.
+            decoder.reset()
+            stream.add_break(gap_s or 0.0, "gap" if gap_s else "reset")
+        if data:
+            decoder.write(data)
+        self._wake()
+        return {"stream_id": stream_id, "buffered_s": stream.buffered_s(), "lag_s": stream.lag_s(),
+                "received_s": stream.time_of(stream.received)}
+
+    def close(self, stream_id: str) -> Future:
+        """Flush and finish the stream; the future resolves with its result."""
+        stream, decoder = self._get(stream_id)
+        future: Future = Future()
+        with self._cond:
+            self._closing[stream_id] = future
+        decoder.close()
+        self._wake()
+        return future
+
+    def abort(self, stream_id: str) -> dict:
+        with self._cond:
+            stream = self._streams.pop(stream_id, None)
+            decoder = self._decoders.pop(stream_id, None)
+            future = self._closing.pop(stream_id, None)
+        if stream is None:
+            raise UnknownStream(f"No open stream {stream_id!r}", stream_id=stream_id)
+        decoder.close()
+        if future is not None:
+            future.set_exception(Cancelled(f"Stream {stream_id} was aborted"))
+        log.info("stream %s aborted", stream_id)
+        return {"stream_id": stream_id, "aborted": True}
+
+    def stop(self) -> int:
+        """Shutdown: every open stream ends now; pending closes answer 'cancelled'."""
+        with self._cond:
+            self._stopped = True
+            ids = list(self._streams)
+            self._cond.notify_all()
+        for stream_id in ids:
+            try:
+                self.abort(stream_id)
+            except UnknownStream:
+                pass
+        return len(ids)
+
+    # ---- callbacks from the decoders ----------------------------------------------------------
+    def _on_audio(self, stream: LiveStream, samples) -> None:
+        stream.add_audio(samples)
+        self._wake()
+
+    def _on_failure(self, stream: LiveStream, reason: str) -> None:
+        stream.fail(reason)
+        log.warning("stream %s failed: %s", stream.id, reason)
+        self._notify("status", {"request_id": None, "stream_id": stream.id, "stage": "error",
+                                "message": f"Stream failed: {reason}", "progress": None,
+                                "device": stream.device})
+        stream.end_input()
+        self._wake()
+
+    def _on_end(self, stream: LiveStream) -> None:
+        stream.end_input()
+        self._wake()
+
+    # ---- the stream worker --------------------------------------------------------------------
+    def _get(self, stream_id: str):
+        with self._cond:
+            stream = self._streams.get(stream_id)
+            if stream is None:
+                raise UnknownStream(f"No open stream {stream_id!r} (never opened, closed or aborted)",
+                                    stream_id=stream_id)
+            if stream_id in self._closing:
+                raise UnknownStream(f"Stream {stream_id!r} is closing: no more writes", stream_id=stream_id)
+            return stream, self._decoders[stream_id]
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="stream-worker", daemon=True)
+            self._thread.start()
+            # status lines keep their once-a-second beat while the worker sits in a long decode
+            threading.Thread(target=self._tick, name="stream-status", daemon=True).start()
+
+    def _tick(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
+                streams = list(self._streams.values())
+            now = self._clock()
+            for stream in streams:
+                stream.maybe_status(now)
+            time.sleep(TICK_S)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
+                streams = list(self._streams.values())
+            now = self._clock()
+            best = None
+            for stream in streams:
+                plan = stream.plan(now)
+                if plan is not None and (best is None or _priority(plan) < _priority(best[1])):
+                    best = (stream, plan)
+                self._finish_if_done(stream)
+            if best is None:
+                with self._cond:
+                    self._cond.wait(TICK_S)
+                continue
+            try:
+                self._step(*best)
+            except Exception:  # never let one stream stop the others
+                log.exception("stream %s: decode failed", best[0].id)
+                best[0].skip(best[1], "decode_failed")
+
+    def _finish_if_done(self, stream: LiveStream) -> None:
+        with self._cond:
+            future = self._closing.get(stream.id)
+        if future is None or not stream.finished():
+            return
+        stream.maybe_status(self._clock(), force=True)
+        with self._cond:
+            self._closing.pop(stream.id, None)
+            self._streams.pop(stream.id, None)
+            self._decoders.pop(stream.id, None)
+        log.info("stream %s closed", stream.id)
+        future.set_result(stream.result())
+
+    def _step(self, stream: LiveStream, plan: Plan) -> None:
+        opts = stream.options
+        model, resolved, device, compute_type, load_s = self._engine.model_for(None, opts.model, opts.device)
+        fallback = self._engine.decision().fallback_reason if device == "cpu" else None
+        stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=fallback)
+        samples = stream.window(plan)
+        t0 = time.monotonic()
+        try:
+            result = decode_window(model, samples, language=stream.language, task=opts.task,
+                                   beam_size=opts.beam_size, prompt=stream.prompt())
+        except SidecarError:
+            raise
+        except Exception as e:
+            from ..engine import is_cuda_failure
+
+            if device != "cuda" or not is_cuda_failure(e):
+                raise
+            reason = f"CUDA failed during a live stream ({type(e).__name__}: {e}); continuing on the CPU"
+            log.warning("%s", reason)
+            self._engine.fall_back_to_cpu(reason)
+            self._notify("status", {"request_id": None, "stream_id": stream.id, "stage": "fallback",
+                                    "message": f"CUDA error detected, retrying with CPU mode: {e}",
+                                    "progress": None, "device": "cpu"})
+            model, resolved, device, compute_type, load_s = self._engine.model_for(None, opts.model, "cpu")
+            stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=reason)
+            t0 = time.monotonic()
+            result = decode_window(model, samples, language=stream.language, task=opts.task,
+                                   beam_size=opts.beam_size, prompt=stream.prompt())
+        stream.apply(plan, result, time.monotonic() - t0)
+
+
+def _priority(plan: Plan) -> tuple:
+    # finals (closed stretches) first, then the longest-waiting
+    return (0 if plan.closing else 1, plan.due)
