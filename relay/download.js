@@ -51,11 +51,12 @@ function downloadError(err, dest, signal, timeoutMs) {
 /**
  * Writes a 2xx response's body to dest under the size limit; refuses what is not media.
  * Args: response — an unread http.IncomingMessage; dest — the file; {maxBytes, url (the final URL),
- *   onProgress? ({bytes, total}) => void, total being Content-Length or null}.
+ *   onProgress? ({bytes, total}) => void, total being Content-Length or null; body? — the response's
+ *   bytes as an async iterable, when some were already read to look at them}.
  * Returns: {file, name, contentType, bytes, finalUrl}.
  * Raises: HttpError download_too_large 413, empty_download 400, not_media 415.
  */
-async function saveBody(response, dest, { maxBytes, url, onProgress }) {
+async function saveBody(response, dest, { maxBytes, url, onProgress, body }) {
   const declared = Number(response.headers['content-length']);
   if (Number.isFinite(declared) && declared > maxBytes) {
     response.resume();
@@ -74,7 +75,7 @@ async function saveBody(response, dest, { maxBytes, url, onProgress }) {
       return callback(null, chunk);
     },
   });
-  await pipeline(response, counter, fs.createWriteStream(dest));
+  await pipeline(body || response, counter, fs.createWriteStream(dest));
   if (bytes === 0) throw new HttpError(400, 'empty_download', 'The URL answered with an empty body.');
   if (!isMediaContentType(contentType) && !looksLikeMedia(head)) {
     throw new HttpError(415, 'not_media',
