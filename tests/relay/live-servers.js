@@ -65,6 +65,12 @@ function sequenceIv(sequence) {
   return iv;
 }
 
+/** Stand-ins for fragmented MP4: an init section (ftyp box) and media fragments (moof boxes). */
+const FMP4_INIT = Buffer.concat([Buffer.from([0, 0, 0, 16]), Buffer.from('ftypiso6\0\0\0\0', 'latin1')]);
+function fmp4Fragment(index) {
+  return Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from(`moof fragment number ${index}`, 'latin1')]);
+}
+
 function mediaPlaylist(entries, { target = 3, sequence = 0, endList = true, head = [] } = {}) {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${target}`, `#EXT-X-MEDIA-SEQUENCE:${sequence}`, ...head];
   for (const entry of entries) {
@@ -179,6 +185,10 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
       const entries = Array.from({ length: count }, (_, i) => ({ duration, uri: `/seg/${first + i}.ts` }));
       playlist(res, mediaPlaylist(entries, { target, sequence: first, endList: false }));
     },
+    '/fmp4.m3u8': (q, res) => playlist(res, mediaPlaylist([0, 1, 2].map((i) => ({
+      duration: 2, uri: `/frag/${i}.m4s`, tags: i === 2 ? ['#EXT-X-DISCONTINUITY'] : [] })), {
+      head: ['#EXT-X-VERSION:7', '#EXT-X-MAP:URI="/init.mp4"'] })),
+    '/init.mp4': (q, res) => send(res, 200, 'application/octet-stream', FMP4_INIT),
     '/key.bin': (q, res) => send(res, 200, 'application/octet-stream', KEY),
     '/endless.mp3': (q, res, req) => endlessStream(req, res, 'mp3', 'audio/mpeg', mp3),
     '/endless.ogg': (q, res, req) => endlessStream(req, res, 'ogg', 'application/ogg', ogg),
@@ -206,6 +216,8 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
     if (route) return route(url.searchParams, response, request);
     let match = /^\/seg\/(\d+)\.ts$/.exec(url.pathname);
     if (match) return send(response, 200, 'video/mp2t', seg(Number(match[1])).bytes);
+    match = /^\/frag\/(\d+)\.m4s$/.exec(url.pathname);
+    if (match) return send(response, 200, 'application/octet-stream', fmp4Fragment(Number(match[1])));
     match = /^\/aes\/(\d+)\.ts$/.exec(url.pathname);
     if (match) {
       const index = Number(match[1]);
@@ -244,4 +256,4 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
   };
 }
 
-module.exports = { makeStreams, readSegments, startMediaServer, KEY };
+module.exports = { makeStreams, readSegments, startMediaServer, KEY, FMP4_INIT, fmp4Fragment };

@@ -12,7 +12,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: delay } = require('node:timers/promises');
 const { openSource, vetUrl } = require('../../relay/live');
-const { makeStreams, startMediaServer } = require('./live-servers');
+const { makeStreams, startMediaServer, FMP4_INIT, fmp4Fragment } = require('./live-servers');
 
 let server;
 let downloadDir;
@@ -152,6 +152,14 @@ test('AES-128 segments are decrypted (IV from the tag, then from the sequence nu
   const chunks = await collect(await open('/aes.m3u8'));
   assert.deepEqual(segmentIndexes(chunks), [0, 1, 2, 3, 4, 5]);
   assert.equal(server.hits.get('/key.bin'), 1, 'the key is fetched once');
+});
+
+test('fMP4: the init section (EXT-X-MAP) comes before the first fragment and again after a reset', async () => {
+  const chunks = await collect(await open('/fmp4.m3u8'));
+  assert.deepEqual(kinds(chunks), ['data', 'data', 'data', 'reset', 'data', 'data', 'end']);
+  const data = chunks.filter((c) => c.type === 'data').map((c) => c.bytes);
+  assert.deepEqual(data, [FMP4_INIT, fmp4Fragment(0), fmp4Fragment(1), FMP4_INIT, fmp4Fragment(2)]);
+  assert.equal(server.hits.get('/init.mp4'), 1, 'the init section is fetched once');
 });
 
 test('bad inputs get their error codes', async () => {
