@@ -14,7 +14,11 @@ const { DEFAULT_MAX_LINE_BYTES } = require('./framing');
 /** Per-method request timeouts in ms; 0 = none. A transcription may take as long as it takes. */
 const DEFAULT_TIMEOUTS = Object.freeze({
   ping: 5000,
-  gpu_status: 10000,
+  gpu_status: 240000, // waits for the device decision, which the sidecar's probe time-out bounds (180 s)
+  stream_open: 30000,
+  stream_write: 30000,
+  stream_abort: 10000,
+  stream_close: 0,
   cancel: 5000,
   load_model: 0,
   transcribe: 0,

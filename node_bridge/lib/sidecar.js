@@ -8,13 +8,19 @@
 const { EventEmitter } = require('node:events');
 const { Supervisor } = require('./supervisor');
 const { normalizeOptions } = require('./options');
+const { SidecarStream } = require('./stream');
+const { SidecarError, ClientKinds } = require('./errors');
 
 class WhisperSidecar extends EventEmitter {
   /** @param {import('../index').WhisperSidecarOptions} [options] */
   constructor(options = {}) {
     super();
     this.options = normalizeOptions(options);
-    this.supervisor = new Supervisor(this.options, (event, ...args) => this.emit(event, ...args));
+    this.streams = new Map(); // stream_id -> SidecarStream
+    this.supervisor = new Supervisor(this.options, (event, ...args) => {
+      this.routeToStreams(event, args);
+      this.emit(event, ...args);
+    });
   }
 
   /** 'starting' | 'ready' | 'stopping' | 'stopped' | 'crashed' */
@@ -61,7 +67,47 @@ class WhisperSidecar extends EventEmitter {
     return this.request('ping', undefined, options);
   }
 
-  /** The `gpu_status` RPC. @param {{recheck?: boolean}} [params] */
+  /**
+   * Opens a live stream (`stream_open`): write bytes as they arrive, get partial and final segments
+   * as they are decoded. If the sidecar process dies, the stream emits 'lost'; open a new one.
+   * @param {object} [params] format, language, task, model, vad, partials, silence_ms, max_lag_s, …
+   * @param {{onSegment?: Function, onStatus?: Function, timeout?: number}} [options]
+   * @returns {Promise<SidecarStream>}
+   */
+  async openStream(params = {}, { onSegment, onStatus, timeout } = {}) {
+    if (params === null || typeof params !== 'object' || Array.isArray(params)) {
+      throw new TypeError(`openStream() params must be an object, received ${JSON.stringify(params)}`);
+    }
+    const info = await this.request('stream_open', params, { timeout });
+    const stream = new SidecarStream({
+      id: info.stream_id,
+      info,
+      request: (method, p) => this.request(method, p),
+      release: () => this.streams.delete(info.stream_id),
+    });
+    if (onSegment) stream.on('segment', onSegment);
+    if (onStatus) stream.on('status', onStatus);
+    this.streams.set(info.stream_id, stream);
+    return stream;
+  }
+
+  routeToStreams(event, args) {
+    if (event === 'segment' || event === 'status') {
+      const body = args[0];
+      const stream = body && body.stream_id ? this.streams.get(body.stream_id) : null;
+      if (stream) stream.handleNotification(event, body);
+    } else if ((event === 'exit' && !(args[0] && args[0].expected)) || event === 'fatal') {
+      const error = event === 'fatal' ? args[0] : new SidecarError(
+        `the sidecar exited under the stream (${args[0].signal || `code ${args[0].exitCode}`})`,
+        { kind: ClientKinds.Exited, exitCode: args[0].exitCode, signal: args[0].signal });
+      for (const stream of [...this.streams.values()]) stream.handleLost(error);
+    } else if (event === 'exit') {
+      const error = new SidecarError('the sidecar was stopped', { kind: ClientKinds.Stopped });
+      for (const stream of [...this.streams.values()]) stream.handleLost(error);
+    }
+  }
+
+  /** The `gpu_status` RPC: by default once the device is decided. @param {{recheck?: boolean, wait?: boolean}} [params] */
   async gpuStatus(params, options) {
     return this.withDevice(await this.request('gpu_status', params, options));
   }

@@ -226,7 +226,9 @@ class LiveStream:
                     return None
                 due = self._due_since if self._due_since is not None else now
                 return Plan(self.committed, end, True, due, self._generation)
-            if self.received - self._last_decode_audio < STEP_S * SR or limit - self.committed < MIN_WINDOW_S * SR:
+            catching_up = self.input_ended or limit < self.received  # more audio waits than one window takes
+            if not catching_up and (self.received - self._last_decode_audio < STEP_S * SR
+                                    or limit - self.committed < MIN_WINDOW_S * SR):
                 return None
             return Plan(self.committed, limit, False, self._last_audio_at or now, self._generation)
 
