@@ -47,7 +47,7 @@ async function postStream(url, form, { onEvent = () => {}, timeoutMs = 300000 } 
         raw += text;
         buffer += text;
         let end;
-        while ((end = buffer.indexOf('\n\n')) !== -1) {
+        while (!controller.signal.aborted && (end = buffer.indexOf('\n\n')) !== -1) {
           const block = buffer.slice(0, end);
           buffer = buffer.slice(end + 2);
           let event = null;

@@ -60,7 +60,7 @@ async function waitForState(id, states, timeoutMs = 60000) {
   }
 }
 
-test('the official SDK iterates stream: true: deltas as segments are decoded, then done', async () => {
+test('the official SDK iterates stream: true: deltas as segments are decoded, then done', async (t) => {
   const t0 = performance.now();
   const stream = await client.audio.transcriptions.create({
     file: fs.createReadStream(long.path), model: 'whisper-1', language: 'en', stream: true,
@@ -78,6 +78,7 @@ test('the official SDK iterates stream: true: deltas as segments are decoded, th
   assert.equal(deltas.map((d) => d.delta).join(''), done.text, 'the deltas add up to the text');
   // 72 s of audio is three 30 s windows: the first window's segments come well before the last.
   const margin = done.at - deltas[0].at;
+  t.diagnostic(`${deltas.length} deltas; first at ${deltas[0].at.toFixed(0)} ms, done at ${done.at.toFixed(0)} ms`);
   assert.ok(margin >= 500, `first delta at ${deltas[0].at.toFixed(0)} ms, done at ${done.at.toFixed(0)} ms`);
   const job = await latestOpenAiJob();
   assert.equal(job.state, 'done');
@@ -85,7 +86,7 @@ test('the official SDK iterates stream: true: deltas as segments are decoded, th
 
 test('the raw stream: text/event-stream, bare data lines, OpenAI\'s shapes and nothing else', async () => {
   const { status, headers, raw, events } = await postStream(`${relay.url}/v1/audio/transcriptions`,
-    form(fixture('hello.flac'), { model: 'whisper-1', language: 'en', stream: 'true', response_format: 'text' }));
+    form(fixture('weather.flac'), { model: 'whisper-1', language: 'en', stream: 'true', response_format: 'text' }));
   assert.equal(status, 200);
   assert.match(headers.get('content-type'), /^text\/event-stream/);
   assert.match(raw, /^data: \{"type":"transcript\.text\.delta","delta":"/);
@@ -94,7 +95,7 @@ test('the raw stream: text/event-stream, bare data lines, OpenAI\'s shapes and n
   for (const event of events.slice(0, -1)) assert.deepEqual(Object.keys(event.data), ['type', 'delta']);
   const done = events[events.length - 1].data;
   assert.deepEqual(Object.keys(done), ['type', 'text']);
-  assert.ok(wordRecall(done.text, fixtureText('hello')) >= 0.85, done.text);
+  assert.ok(wordRecall(done.text, fixtureText('weather')) >= 0.7, done.text);
   assert.ok(raw.endsWith('\n\n'));
 });
 
