@@ -115,7 +115,7 @@ function toSidecarRequest(fields, task) {
     model, language: fields.language, initial_prompt: fields.prompt, word_timestamps: words || undefined,
     task: task === 'translate' ? 'translate' : undefined,
   });
-  return { options, format, task, words, stream };
+  return stream ? { options, format, task, words, stream } : { options, format, task, words };
 }
 
 /** stream is 'true' or 'false' in a form (both SDKs send it so); OpenAI streams no translation. */
