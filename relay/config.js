@@ -24,6 +24,8 @@ const SETTINGS = [
   ['ALLOW_PRIVATE_URLS', 'allowPrivateUrls', parseBoolean, false],
   ['JOB_CONCURRENCY', 'jobConcurrency', parsePositiveInt, 1],
   ['LOG_LEVEL', 'logLevel', parseString, 'warn'],
+  // The sidecar reads it too; the relay only lists the models cached there (relay/models.js).
+  ['WHISPER_CACHE_DIR', 'whisperCacheDir', parseString, null],
 ];
 
 /**

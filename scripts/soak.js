@@ -21,6 +21,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { PassThrough } = require('node:stream');
 const { WhisperSidecar } = require('../node_bridge');
+const { wordErrorRate } = require('../bench/wer');
 
 const ROOT = path.resolve(__dirname, '..');
 const AUDIO = path.join(ROOT, 'tests', 'fixtures', 'audio');
@@ -54,26 +55,6 @@ function prng(seed) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function words(text) {
-  const digits = { 0: 'zero', 1: 'one', 2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six', 7: 'seven', 8: 'eight', 9: 'nine', 10: 'ten' };
-  return text.toLowerCase().replace(/o'clock/g, 'oclock').replace(/[^a-z0-9' ]+/g, ' ')
-    .split(/\s+/).filter(Boolean).map((w) => digits[w] || w);
-}
-
-function wordErrorRate(reference, hypothesis) {
-  const r = words(reference);
-  const h = words(hypothesis);
-  let row = Array.from({ length: h.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= r.length; i += 1) {
-    const next = [i];
-    for (let j = 1; j <= h.length; j += 1) {
-      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (r[i - 1] === h[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[h.length] / Math.max(1, r.length);
 }
 
 function rssKiB(pid) {

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -x .venv/bin/python ]; then PY=.venv/bin/python; else PY=.venv/Scripts/python.exe; fi
-echo "== sidecar tests on $($PY --version)"
-"$PY" -m pytest tests/sidecar "$@"
+echo "== sidecar and repo tests on $($PY --version)"
+"$PY" -m pytest tests/sidecar tests/repo "$@"
 
 find_py313() {
   # pyenv's shim answers `command -v` even where 3.13 is not selected: run each candidate to be sure.

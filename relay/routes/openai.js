@@ -1,10 +1,12 @@
 'use strict';
 
 /**
- * POST /v1/audio/transcriptions and /v1/audio/translations, shaped like OpenAI's API so the
- * official SDKs work unchanged: https://platform.openai.com/docs/api-reference/audio
+ * POST /v1/audio/transcriptions and /v1/audio/translations, GET /v1/models and /v1/models/{id},
+ * shaped like OpenAI's API so the official SDKs work unchanged:
+ * https://platform.openai.com/docs/api-reference/audio
  *
- * The request waits for the transcript (as OpenAI's does); the job is also stored and listed. A
+ * The request waits for the transcript (as OpenAI's does), or with stream=true gets it segment by
+ * segment as Server-Sent Events (relay/transcript-stream.js); the job is also stored and listed. A
  * client that hangs up cancels its job. Errors use OpenAI's body: {error: {message, type, param, code}}.
  */
 
@@ -14,6 +16,8 @@ const { HttpError, statusForJobError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
+const { streamTranscript } = require('../transcript-stream');
+const { listModels, sidecarCacheDir } = require('../models');
 
 const MB = 1024 * 1024;
 const RESPONSE_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'];
@@ -21,8 +25,10 @@ const RESPONSE_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'];
 const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
 /** Fields OpenAI accepts that change nothing here. */
 const IGNORED_FIELDS = new Set(['temperature', 'chunking_strategy', 'include']);
+/** What stream=true can carry: the text, not subtitles or timestamps. */
+const STREAM_FORMATS = ['json', 'text'];
 
-async function openaiRoutes(app, { config, runner }) {
+async function openaiRoutes(app, { config, runner, sidecar }) {
   app.setErrorHandler((err, request, reply) => {
     const status = err instanceof HttpError || (err.statusCode >= 400 && err.statusCode < 500) ? err.statusCode : 500;
     const unexpected = status === 500 && !(err instanceof HttpError);
@@ -51,6 +57,7 @@ async function openaiRoutes(app, { config, runner }) {
       const job = runner.submit({
         source: 'openai', name: upload.name, mediaPath: upload.file, ownsMedia: true, options: sidecarRequest.options,
       });
+      if (sidecarRequest.stream) return streamTranscript({ runner, jobId: job.id, reply });
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) runner.cancel(job.id);
       });
@@ -62,6 +69,19 @@ async function openaiRoutes(app, { config, runner }) {
       return sendResult(reply, finished.result, sidecarRequest);
     });
   }
+
+  const cacheDir = sidecarCacheDir(config.whisperCacheDir);
+  app.get('/v1/models', async () => ({ object: 'list', data: await listModels({ sidecar, cacheDir }) }));
+  // A wildcard, so hub ids with a slash (Systran/faster-whisper-small) work whether escaped or not.
+  app.get('/v1/models/*', async (request) => {
+    const id = request.params['*'];
+    const model = (await listModels({ sidecar, cacheDir })).find((m) => m.id === id);
+    if (!model) {
+      throw new HttpError(404, 'model_not_found', `The model '${id}' does not exist or is not available here.`,
+        { param: 'model' });
+    }
+    return model;
+  });
 }
 
 function toSidecarRequest(fields, task) {
@@ -71,9 +91,11 @@ function toSidecarRequest(fields, task) {
       `response_format must be one of ${RESPONSE_FORMATS.join(', ')}, got ${JSON.stringify(format)}.`,
       { param: 'response_format' });
   }
-  if (fields.stream === 'true') {
-    throw new HttpError(400, 'unsupported_value', 'stream=true is not supported; use the relay\'s SSE API.',
-      { param: 'stream' });
+  const stream = parseStream(fields.stream, task);
+  if (stream && !STREAM_FORMATS.includes(format)) {
+    throw new HttpError(400, 'unsupported_value',
+      `response_format ${format} cannot be streamed; with stream=true use ${STREAM_FORMATS.join(' or ')}.`,
+      { param: 'response_format' });
   }
   const granularities = [].concat(fields.timestamp_granularities || []);
   for (const g of granularities) {
@@ -93,7 +115,20 @@ function toSidecarRequest(fields, task) {
     model, language: fields.language, initial_prompt: fields.prompt, word_timestamps: words || undefined,
     task: task === 'translate' ? 'translate' : undefined,
   });
-  return { options, format, task, words };
+  return stream ? { options, format, task, words, stream } : { options, format, task, words };
+}
+
+/** stream is 'true' or 'false' in a form (both SDKs send it so); OpenAI streams no translation. */
+function parseStream(value, task) {
+  if (value === undefined || value === 'false') return false;
+  if (value !== 'true') {
+    throw new HttpError(400, 'invalid_value', `stream must be true or false, got ${JSON.stringify(value)}.`,
+      { param: 'stream' });
+  }
+  if (task === 'translate') {
+    throw new HttpError(400, 'unknown_parameter', 'Unrecognized request argument supplied: stream', { param: 'stream' });
+  }
+  return true;
 }
 
 function sendResult(reply, result, { format, task, words }) {

@@ -59,20 +59,5 @@ function record(emitter, events) {
 
 module.exports = { fakeSidecar, isAlive, waitGone, record, once, FIXTURES };
 
-/** Word error rate of `hypothesis` against `reference`, both lowercased without punctuation. */
-function wordErrorRate(reference, hypothesis) {
-  const words = (text) => text.toLowerCase().replace(/[^a-z0-9' ]+/g, ' ').split(/\s+/).filter(Boolean);
-  const ref = words(reference);
-  const hyp = words(hypothesis);
-  let previous = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i += 1) {
-    const row = [i];
-    for (let j = 1; j <= hyp.length; j += 1) {
-      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ref[i - 1] === hyp[j - 1] ? 0 : 1));
-    }
-    previous = row;
-  }
-  return previous[hyp.length] / Math.max(1, ref.length);
-}
-
-module.exports.wordErrorRate = wordErrorRate;
+/** Word error rate of `hypothesis` against `reference`: the project's one implementation (bench/wer.js). */
+module.exports.wordErrorRate = require('../../bench/wer').wordErrorRate;

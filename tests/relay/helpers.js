@@ -11,6 +11,8 @@ const path = require('node:path');
 const { WhisperSidecar } = require('../../node_bridge');
 const { buildRelay } = require('../../relay/app');
 const { loadConfig } = require('../../relay/config');
+// The one word-level comparison (bench/wer.js, a port of bench/wer.py): share of the reference's words found.
+const { wordRecall } = require('../../bench/wer');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const AUDIO = path.join(ROOT, 'tests', 'fixtures', 'audio');
@@ -105,17 +107,6 @@ async function getJson(baseUrl, route) {
 async function followJob(baseUrl, id) {
   const events = await readEvents(`${baseUrl}/api/transcriptions/${id}/events`);
   return { events, final: events[events.length - 1] };
-}
-
-function words(text) {
-  return text.toLowerCase().replace(/[^a-z0-9' ]+/g, ' ').split(/\s+/).filter(Boolean);
-}
-
-/** Share of the reference's words found in the hypothesis (a forgiving check for short clips). */
-function wordRecall(hypothesis, reference) {
-  const got = new Set(words(hypothesis));
-  const want = words(reference);
-  return want.filter((word) => got.has(word)).length / want.length;
 }
 
 module.exports = {
