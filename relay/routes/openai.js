@@ -14,6 +14,7 @@ const { HttpError, statusForJobError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
+const { ownerOf } = require('../auth/ownership');
 
 const MB = 1024 * 1024;
 const RESPONSE_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'];
@@ -27,6 +28,7 @@ async function openaiRoutes(app, { config, runner }) {
     const status = err instanceof HttpError || (err.statusCode >= 400 && err.statusCode < 500) ? err.statusCode : 500;
     const unexpected = status === 500 && !(err instanceof HttpError);
     if (unexpected) request.log.error(err);
+    if (err.headers) reply.headers(err.headers);
     reply.code(status).send({
       error: {
         message: unexpected ? 'The relay failed; see its log.' : err.message,
@@ -50,6 +52,7 @@ async function openaiRoutes(app, { config, runner }) {
       }
       const job = runner.submit({
         source: 'openai', name: upload.name, mediaPath: upload.file, ownsMedia: true, options: sidecarRequest.options,
+        owner: ownerOf(request),
       });
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) runner.cancel(job.id);
