@@ -86,14 +86,15 @@
   function upload(form) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
+      const sent = relayClient.headers();
       xhr.open('POST', api);
-      for (const [name, value] of Object.entries(relayClient.headers())) xhr.setRequestHeader(name, value);
+      for (const [name, value] of Object.entries(sent)) xhr.setRequestHeader(name, value);
       xhr.responseType = 'json';
       xhr.upload.onprogress = (e) => {
         if (e.lengthComputable) setMessage(`Uploading… ${Math.round((100 * e.loaded) / e.total)}%`);
       };
       xhr.onload = () => {
-        if (xhr.status === 401) relayClient.askForKey(Boolean(relayClient.headers().authorization));
+        if (xhr.status === 401) relayClient.askForKey(sent.authorization ? sent.authorization.slice(7) : null);
         return xhr.status === 202 ? resolve(xhr.response) : reject(new Error(errorMessage(xhr.response, xhr.status)));
       };
       xhr.onerror = () => reject(new Error('The upload failed (network error).'));

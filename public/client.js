@@ -25,8 +25,9 @@
 
   /** fetch() with the key; a 401 asks for a (new) key and still returns the response. */
   async function apiFetch(url, init = {}) {
+    const sent = key();
     const response = await fetch(url, { ...init, headers: headers(init.headers) });
-    if (response.status === 401) askForKey(Boolean(key()));
+    if (response.status === 401) askForKey(sent);
     return response;
   }
 
@@ -35,15 +36,21 @@
     listeners.push(callback);
   }
 
-  function askForKey(refused) {
+  /** Shows the key form; `refusedKey` is the key a 401 answered (null when none was sent). */
+  function askForKey(refusedKey) {
     const card = document.querySelector('#key-card');
     if (!card) return;
-    if (refused) sessionStorage.removeItem(STORAGE_KEY);
-    document.querySelector('#key-why').textContent = refused
-      ? 'The relay did not accept that key. Enter another one.'
-      : 'This relay needs an API key.';
-    card.hidden = false;
-    document.querySelector('#key-input').focus();
+    const why = document.querySelector('#key-why');
+    if (refusedKey) {
+      if (key() === refusedKey) sessionStorage.removeItem(STORAGE_KEY);
+      why.textContent = 'The relay did not accept that key. Enter another one.';
+    } else if (card.hidden) {
+      why.textContent = 'This relay needs an API key.';
+    }
+    if (card.hidden) {
+      card.hidden = false;
+      document.querySelector('#key-input').focus();
+    }
   }
 
   function setUpKeyForm() {
