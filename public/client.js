@@ -113,7 +113,12 @@
           if (line.startsWith('event:')) type = line.slice(6).trim();
           else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
         }
-        if (data.length) onEvent(type, JSON.parse(data.join('\n')));
+        if (data.length) {
+          onEvent(type, JSON.parse(data.join('\n')));
+          // One task per event, as EventSource does, so the page redraws between events that
+          // arrived in one chunk.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
       }
     }
   }
