@@ -9,6 +9,8 @@
 const { loadConfig, ROOT } = require('./relay/config');
 const { buildRelay } = require('./relay/app');
 const { formatGpuReport } = require('./relay/diagnostics');
+const { keyRingFromConfig } = require('./relay/auth/keys');
+const { exposureProblem, keysBanner } = require('./relay/auth/exposure');
 
 const STOP_TIMEOUT_MS = 10000;
 
@@ -17,6 +19,11 @@ const STOP_TIMEOUT_MS = 10000;
  * Args: options — {config, env, log (a console-like object for the startup lines)}.
  */
 async function main({ env = process.env, config = loadConfig(env), log = console } = {}) {
+  // Keys and the exposure rule first: a relay that must not start starts nothing.
+  const keyring = keyRingFromConfig(config);
+  const problem = exposureProblem(config, keyring);
+  if (problem) throw new Error(problem);
+
   const { WhisperSidecar, attachConsoleReporter } = require('./node_bridge');
   const sidecar = new WhisperSidecar({ projectRoot: ROOT, cwd: ROOT });
   // The old relay's lines (STATUS:..., "Transcription complete! Used: CUDA"); the GPU report is ours.
@@ -35,7 +42,7 @@ async function main({ env = process.env, config = loadConfig(env), log = console
     .then((gpu) => { for (const line of formatGpuReport(gpu)) log.log(line); })
     .catch((err) => log.warn(`gpu_status failed: ${err.message}`));
 
-  const app = buildRelay({ config, sidecar });
+  const app = buildRelay({ config, sidecar, keyring });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -45,13 +52,23 @@ async function main({ env = process.env, config = loadConfig(env), log = console
   const address = app.server.address();
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   log.log(`Relay listening on http://${host}:${address.port}/ (data in ${config.dataDir})`);
+  log.log(keysBanner(config, keyring));
 
   let closing = null;
   const close = () => {
     closing = closing || Promise.allSettled([app.close()]).then(() => sidecar.stop());
     return closing;
   };
-  return { app, sidecar, config, close, diagnostics };
+  return { app, sidecar, config, close, diagnostics, keyring };
+}
+
+/** Re-reads RELAY_API_KEYS_FILE on SIGHUP; a file that does not read keeps the keys in use. */
+function reloadKeysOnSighup(keyring, log = console) {
+  process.on('SIGHUP', () => {
+    const outcome = keyring.reload();
+    if (outcome.ok) log.log(`SIGHUP: keys re-read (${outcome.count.keys} keys, ${outcome.count.admin} admin)`);
+    else log.error(`SIGHUP: the keys file did not read, the keys in use stay: ${outcome.error}`);
+  });
 }
 
 /** Stops cleanly on SIGINT/SIGTERM, and for good after a second signal or a stuck stop. */
@@ -69,10 +86,13 @@ function stopOnSignals(close) {
 }
 
 if (require.main === module) {
-  main().then(({ close }) => stopOnSignals(close), (err) => {
+  main().then(({ close, keyring }) => {
+    stopOnSignals(close);
+    reloadKeysOnSighup(keyring);
+  }, (err) => {
     console.error(`The relay could not start: ${err.message}`);
     process.exit(1);
   });
 }
 
-module.exports = { main, stopOnSignals };
+module.exports = { main, stopOnSignals, reloadKeysOnSighup };

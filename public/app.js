@@ -6,7 +6,8 @@
 (() => {
   const $ = (selector) => document.querySelector(selector);
   const api = '/api/transcriptions';
-  let source = null; // the EventSource of the job on screen
+  const relayClient = window.relayClient; // public/client.js: the API key, fetch and SSE with it
+  let stop = null; // stops following the job on screen
   let current = null; // its id
 
   // ---- GPU badge and report -------------------------------------------------------------------
@@ -85,13 +86,17 @@
   function upload(form) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
+      const sent = relayClient.headers();
       xhr.open('POST', api);
+      for (const [name, value] of Object.entries(sent)) xhr.setRequestHeader(name, value);
       xhr.responseType = 'json';
       xhr.upload.onprogress = (e) => {
         if (e.lengthComputable) setMessage(`Uploading… ${Math.round((100 * e.loaded) / e.total)}%`);
       };
-      xhr.onload = () => (xhr.status === 202 ? resolve(xhr.response)
-        : reject(new Error(errorMessage(xhr.response, xhr.status))));
+      xhr.onload = () => {
+        if (xhr.status === 401) relayClient.askForKey(sent.authorization ? sent.authorization.slice(7) : null);
+        return xhr.status === 202 ? resolve(xhr.response) : reject(new Error(errorMessage(xhr.response, xhr.status)));
+      };
       xhr.onerror = () => reject(new Error('The upload failed (network error).'));
       xhr.send(form);
     });
@@ -99,7 +104,7 @@
 
   // ---- following a job ------------------------------------------------------------------------
   function follow(id, name) {
-    if (source) source.close();
+    if (stop) stop();
     current = id;
     $('#job').hidden = false;
     $('#job-name').textContent = name || id;
@@ -107,8 +112,17 @@
     $('#downloads').hidden = true;
     $('#job-error').hidden = true;
     setProgress(0);
-    source = new EventSource(`${api}/${id}/events`);
-    const on = (type, handler) => source.addEventListener(type, (e) => handler(e.data ? JSON.parse(e.data) : null));
+    const handlers = {};
+    const on = (type, handler) => { handlers[type] = handler; };
+    let ended = false;
+    stop = relayClient.streamEvents(`${api}/${id}/events`, {
+      onEvent: (type, data) => {
+        if (['done', 'error', 'cancelled'].includes(type)) ended = true;
+        if (handlers[type]) handlers[type](data);
+      },
+      onFailure: (error) => finish('error', error),
+      isDone: () => ended,
+    });
     on('snapshot', (job) => {
       // Sent first on every (re)connection, followed by every segment so far: start over.
       $('#transcript').replaceChildren();
@@ -129,14 +143,12 @@
     });
     on('done', () => finish('done'));
     on('cancelled', (data) => finish('cancelled', data && data.error));
-    source.addEventListener('error', (e) => {
-      if (e.data) finish('error', JSON.parse(e.data).error); // our event, not a connection error
-    });
+    on('error', (data) => finish('error', data && data.error));
   }
 
   function finish(state, error) {
-    if (source) source.close();
-    source = null;
+    if (stop) stop();
+    stop = null;
     setState(state);
     $('#cancel').hidden = true;
     if (state === 'done') {
@@ -182,7 +194,7 @@
 
   async function cancel() {
     if (!current) return;
-    await fetch(`${api}/${current}`, { method: 'DELETE' });
+    await relayClient.apiFetch(`${api}/${current}`, { method: 'DELETE' });
   }
 
   // ---- past jobs ------------------------------------------------------------------------------
@@ -217,7 +229,7 @@
 
   // ---- helpers --------------------------------------------------------------------------------
   async function getJson(url, init) {
-    const response = await fetch(url, init);
+    const response = await relayClient.apiFetch(url, init);
     const body = await response.json().catch(() => null);
     if (!response.ok) throw new Error(errorMessage(body, response.status));
     return body;
@@ -263,6 +275,10 @@
   $('#job-form').addEventListener('submit', submit);
   $('#cancel').addEventListener('click', cancel);
   setUpDropZone();
+  relayClient.onKeyEntered(() => {
+    loadGpu();
+    loadJobs();
+  });
   loadGpu();
   loadJobs();
 })();

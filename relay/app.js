@@ -15,6 +15,9 @@ const { transcriptionRoutes } = require('./routes/transcriptions');
 const { eventRoutes } = require('./routes/events');
 const { openaiRoutes } = require('./routes/openai');
 const { systemRoutes } = require('./routes/system');
+const { securityPlugin } = require('./auth/plugin');
+const { keyRingFromConfig } = require('./auth/keys');
+const { jobAdmission, StreamCounter } = require('./auth/limits');
 
 const MB = 1024 * 1024;
 /** Fastify's own 4xx errors, renamed into the relay's words. */
@@ -27,21 +30,27 @@ const FASTIFY_CODES = {
 
 /**
  * Args: {config (from loadConfig), sidecar (a started WhisperSidecar or the same API),
- *   logger (fastify's logger option; default: on unless LOG_LEVEL=silent)}.
+ *   logger (fastify's logger option; default: on unless LOG_LEVEL=silent),
+ *   keyring (relay/auth/keys.js; default: read from config — relay.js passes its own to reload on SIGHUP)}.
  * Returns: the fastify app, not yet listening; `app.runner` and `app.store` are exposed, and
  *   closing the app stops the runner (running jobs are left to be requeued) and closes the store.
  *   The sidecar is the caller's to stop.
  */
-function buildRelay({ config, sidecar, logger }) {
+function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(config) }) {
   const app = Fastify({
     logger: logger !== undefined ? logger : config.logLevel !== 'silent' && { level: config.logLevel },
     bodyLimit: 1 * MB,
     forceCloseConnections: true,
   });
   const store = new JobStore(path.join(config.dataDir, 'relay.sqlite'));
-  const runner = new JobRunner({ store, sidecar, concurrency: config.jobConcurrency, log: app.log });
+  const admit = jobAdmission({ store, maxPerKey: config.maxJobsPerKey, maxTotal: config.maxJobsTotal });
+  const runner = new JobRunner({ store, sidecar, concurrency: config.jobConcurrency, log: app.log, admit });
+  const streams = new StreamCounter({ max: config.maxStreamsPerKey });
   app.decorate('store', store);
   app.decorate('runner', runner);
+  app.decorate('keyring', keyring);
+
+  app.register(securityPlugin, { config, keyring, admit });
 
   app.register(multipart, {
     limits: { fileSize: config.maxUploadMb * MB, files: 1, fields: 20, fieldSize: 64 * 1024 },
@@ -51,7 +60,7 @@ function buildRelay({ config, sidecar, logger }) {
     reply.code(404).send(new HttpError(404, 'not_found', `No route ${request.method} ${request.url}.`).toJSON());
   });
 
-  const deps = { config, sidecar, runner, store };
+  const deps = { config, sidecar, runner, store, streams };
   app.register(transcriptionRoutes, deps);
   app.register(eventRoutes, deps);
   app.register(openaiRoutes, deps);
@@ -70,6 +79,7 @@ function buildRelay({ config, sidecar, logger }) {
 }
 
 function handleError(err, request, reply) {
+  if (err.headers) reply.headers(err.headers); // WWW-Authenticate on 401, Retry-After on 429
   if (err instanceof HttpError) return reply.code(err.statusCode).send(err.toJSON());
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     const code = FASTIFY_CODES[err.code] || (/JSON/.test(err.code || '') ? 'invalid_json' : 'bad_request');

@@ -26,6 +26,18 @@ const SETTINGS = [
   ['LOG_LEVEL', 'logLevel', parseString, 'warn'],
   // The sidecar reads it too; the relay only lists the models cached there (relay/models.js).
   ['WHISPER_CACHE_DIR', 'whisperCacheDir', parseString, null],
+  // Security (issue 13): keys, exposure, limits, headers. See README's "Security".
+  ['RELAY_API_KEYS', 'apiKeys', parseList, []],
+  ['RELAY_API_KEYS_FILE', 'apiKeysFile', parsePath, null],
+  ['RELAY_ADMIN_KEYS', 'adminKeys', parseList, []],
+  ['ALLOW_UNAUTHENTICATED', 'allowUnauthenticated', parseBoolean, false],
+  ['METRICS_REQUIRE_KEY', 'metricsRequireKey', parseBoolean, false],
+  ['RATE_LIMIT_PER_MIN', 'rateLimitPerMin', parseNonNegativeInt, 60],
+  ['RATE_LIMIT_WINDOW_S', 'rateLimitWindowS', parsePositiveNumber, 60],
+  ['MAX_JOBS_PER_KEY', 'maxJobsPerKey', parsePositiveInt, 20],
+  ['MAX_JOBS_TOTAL', 'maxJobsTotal', parsePositiveInt, 200],
+  ['MAX_STREAMS_PER_KEY', 'maxStreamsPerKey', parsePositiveInt, 10],
+  ['CORS_ORIGINS', 'corsOrigins', parseList, []],
 ];
 
 /**
@@ -50,6 +62,11 @@ function loadConfig(env = process.env, overrides = {}) {
 
 function parseString(raw) {
   return String(raw);
+}
+
+/** Comma-separated, trimmed, empty items dropped. */
+function parseList(raw) {
+  return String(raw).split(',').map((item) => item.trim()).filter(Boolean);
 }
 
 function parsePath(raw) {

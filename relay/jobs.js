@@ -22,8 +22,10 @@ class JobRunner {
    * @param {object} deps.sidecar a WhisperSidecar (node_bridge) or anything with its transcribe()
    * @param {number} [deps.concurrency] jobs handed to the sidecar at once
    * @param {object} [deps.log] pino-style logger
+   * @param {function} [deps.admit] admit({owner}) raises when a new job may not be queued (quotas)
    */
-  constructor({ store, sidecar, concurrency = 1, maxAttempts = 3, log = console }) {
+  constructor({ store, sidecar, concurrency = 1, maxAttempts = 3, log = console, admit = null }) {
+    this.admit = admit;
     // The bridge already retries once inside one attempt; a job the sidecar dies under again is
     // queued again here, up to maxAttempts attempts, so two crashes in a row lose nothing either.
     this.maxAttempts = maxAttempts;
@@ -50,9 +52,20 @@ class JobRunner {
     return requeued;
   }
 
-  /** Creates a queued job and schedules it. Returns the stored job. */
-  submit({ source, name, mediaPath, ownsMedia, options, id = randomUUID() }) {
-    const job = this.store.insert({ id, source, name, mediaPath, ownsMedia, options });
+  /**
+   * Creates a queued job and schedules it. Returns the stored job. `owner` is the creating key's id
+   * (null without keys). Raises what admit() raises, after removing the media the job would own.
+   */
+  submit({ source, name, mediaPath, ownsMedia, options, owner = null, id = randomUUID() }) {
+    if (this.admit) {
+      try {
+        this.admit({ owner });
+      } catch (err) {
+        if (ownsMedia) removeQuietly(mediaPath, this.log);
+        throw err;
+      }
+    }
+    const job = this.store.insert({ id, source, name, mediaPath, ownsMedia, options, owner });
     this.pending.push(id);
     this.schedule();
     return job;

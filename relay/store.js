@@ -31,10 +31,16 @@ CREATE TABLE IF NOT EXISTS jobs (
   attempts INTEGER NOT NULL DEFAULT 0,
   created_at TEXT NOT NULL,
   started_at TEXT,
-  finished_at TEXT
+  finished_at TEXT,
+  owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 `;
+
+/** Columns added since the first relay.sqlite: [name, definition], added by ALTER TABLE when missing. */
+const ADDED_COLUMNS = [
+  ['owner', 'TEXT'], // the id of the API key that made the job (relay/auth); NULL without keys
+];
 
 /** Columns a caller may update, with how each is stored. */
 const JSON_COLUMNS = new Set(['options', 'result', 'error']);
@@ -53,14 +59,24 @@ class JobStore {
     this.file = file;
     this.db = new Database(file);
     this.db.exec(SCHEMA);
+    this.migrate();
+  }
+
+  /** Brings a relay.sqlite made by an older relay up to SCHEMA. */
+  migrate() {
+    const have = new Set(this.db.all('PRAGMA table_info(jobs)').map((column) => column.name));
+    for (const [name, definition] of ADDED_COLUMNS) {
+      if (!have.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${definition}`);
+    }
+    this.db.exec('CREATE INDEX IF NOT EXISTS jobs_owner_state ON jobs (owner, state)');
   }
 
   insert(job) {
     this.db.run(
-      `INSERT INTO jobs (id, state, source, name, media_path, owns_media, options, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (id, state, source, name, media_path, owns_media, options, created_at, owner)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [job.id, job.state || 'queued', job.source, job.name || null, job.mediaPath,
-        job.ownsMedia ? 1 : 0, JSON.stringify(job.options || {}), job.createdAt || now()],
+        job.ownsMedia ? 1 : 0, JSON.stringify(job.options || {}), job.createdAt || now(), job.owner || null],
     );
     return this.get(job.id);
   }
@@ -71,16 +87,27 @@ class JobStore {
     return row ? fromRow(row) : null;
   }
 
-  /** Newest first, without the (possibly large) result. */
-  list({ limit = 50 } = {}) {
+  /** Newest first, without the (possibly large) result; only `owner`'s jobs when it is given. */
+  list({ limit = 50, owner } = {}) {
+    const mine = owner !== undefined;
     const rows = this.db.all(
       `SELECT id, state, source, name, progress, stage, message, device, error, attempts,
-              created_at, started_at, finished_at, options, media_path, owns_media,
+              created_at, started_at, finished_at, options, media_path, owns_media, owner,
               json_extract(result, '$.duration') AS duration
-       FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?`,
-      [limit],
+       FROM jobs ${mine ? 'WHERE owner IS ?' : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+      mine ? [owner, limit] : [limit],
     );
     return rows.map(fromRow);
+  }
+
+  /** How many jobs are queued or running (only `owner`'s when it is given). */
+  countActive({ owner } = {}) {
+    const mine = owner !== undefined;
+    const row = this.db.get(
+      `SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running') ${mine ? 'AND owner IS ?' : ''}`,
+      mine ? [owner] : [],
+    );
+    return row.n;
   }
 
   /** Updates the given columns (snake_case names), returns the job. */
@@ -145,6 +172,7 @@ function fromRow(row) {
     createdAt: row.created_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    owner: row.owner === undefined ? null : row.owner,
   };
   if ('result' in row) job.result = parseJson(row.result);
   if ('duration' in row) job.duration = row.duration;

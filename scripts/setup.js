@@ -4,7 +4,8 @@
 /**
  * The setup behind `npm start` and `npm test`: npm dependencies, a Python >= 3.9, the project's
  * .venv, and the sidecar installed into it (with the [test] extra for tests, and the [cuda] extra
- * only where nvidia-smi answers on Linux x86_64 or Windows).
+ * only where nvidia-smi answers on Linux x86_64 or Windows). With --test, also Chromium and
+ * redis-server where they can be installed (scripts/test-tools.js).
  *
  * Idempotent and quick the second time: a stamp in node_modules records the package files'
  * hash, and a stamp in .venv records what was installed (pyproject.toml's hash, the extras, the
@@ -196,7 +197,10 @@ if (require.main === module) {
     process.exit(2);
   }
   const started = Date.now();
-  setup({ mode: args.includes('--test') ? 'test' : 'start', force: args.includes('--force') }).then(() => {
+  const mode = args.includes('--test') ? 'test' : 'start';
+  setup({ mode, force: args.includes('--force') }).then(() => {
+    // Chromium and redis-server for the tests (scripts/test-tools.js): installed where we can.
+    if (mode === 'test') require('./test-tools').ensureTestTools({ log: logLine });
     logLine(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }, (err) => {
     logLine(`failed: ${err.message}`);

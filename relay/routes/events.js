@@ -15,10 +15,11 @@ const { jobView } = require('../views');
 const HEARTBEAT_MS = 15000;
 const FINAL = new Set(['done', 'error', 'cancelled']);
 
-async function eventRoutes(app, { runner, store }) {
+async function eventRoutes(app, { runner, store, streams }) {
   app.get('/api/transcriptions/:id/events', async (request, reply) => {
     const { id } = parseId(request.params.id);
-    const job = findJob(store, id);
+    const job = findJob(store, id, request);
+    const release = streams.acquire(request); // 429 when the caller has too many streams open
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -34,6 +35,7 @@ async function eventRoutes(app, { runner, store }) {
     if (FINAL.has(job.state)) {
       replayFinished(job, send);
       res.end();
+      release();
       return;
     }
     const live = runner.liveView(id);
@@ -45,6 +47,7 @@ async function eventRoutes(app, { runner, store }) {
       if (FINAL.has(type)) close();
     };
     const close = () => {
+      release();
       clearInterval(heartbeat);
       runner.events.off(id, onEvent);
       if (!res.writableEnded) res.end();

@@ -18,6 +18,7 @@ const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
 const { streamTranscript } = require('../transcript-stream');
 const { listModels, sidecarCacheDir } = require('../models');
+const { ownerOf } = require('../auth/ownership');
 
 const MB = 1024 * 1024;
 const RESPONSE_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'];
@@ -33,6 +34,7 @@ async function openaiRoutes(app, { config, runner, sidecar }) {
     const status = err instanceof HttpError || (err.statusCode >= 400 && err.statusCode < 500) ? err.statusCode : 500;
     const unexpected = status === 500 && !(err instanceof HttpError);
     if (unexpected) request.log.error(err);
+    if (err.headers) reply.headers(err.headers);
     reply.code(status).send({
       error: {
         message: unexpected ? 'The relay failed; see its log.' : err.message,
@@ -56,6 +58,7 @@ async function openaiRoutes(app, { config, runner, sidecar }) {
       }
       const job = runner.submit({
         source: 'openai', name: upload.name, mediaPath: upload.file, ownsMedia: true, options: sidecarRequest.options,
+        owner: ownerOf(request),
       });
       if (sidecarRequest.stream) return streamTranscript({ runner, jobId: job.id, reply });
       reply.raw.on('close', () => {

@@ -28,7 +28,8 @@ async function systemRoutes(app, { sidecar }) {
   });
 
   // 503 once the bridge has given up on the sidecar: nothing will be transcribed until a restart.
-  app.get('/healthz', async (request, reply) => {
+  // Open without an API key (relay/auth/hook.js), like the page's files below.
+  app.get('/healthz', { config: { auth: 'public' } }, async (request, reply) => {
     const fatal = sidecar.fatalError || null;
     if (fatal) reply.code(503);
     return { ok: !fatal, sidecar: sidecar.state || null, error: fatal ? fatal.message : null,
@@ -41,7 +42,7 @@ async function systemRoutes(app, { sidecar }) {
     .map((name) => [`/${name}`, path.join(PUBLIC_DIR, name)]));
   files.set('/', path.join(PUBLIC_DIR, 'index.html'));
   for (const [url, file] of files) {
-    app.get(url, (request, reply) => {
+    app.get(url, { config: { auth: 'public' } }, (request, reply) => {
       reply.type(TYPES[path.extname(file)]).header('cache-control', 'no-cache');
       return reply.send(fs.createReadStream(file));
     });

@@ -14,6 +14,7 @@ const { downloadUrl } = require('../download');
 const { resolveMediaPath } = require('../media');
 const { FORMATS, render } = require('../formats');
 const { jobView } = require('../views');
+const { ownerOf, visibleJob, listOwner } = require('../auth/ownership');
 
 const MB = 1024 * 1024;
 const ID_WITH_FORMAT = /^([0-9a-f-]{36})(?:\.(txt|srt|vtt|json))?$/i;
@@ -24,19 +25,19 @@ async function transcriptionRoutes(app, { config, runner, store }) {
 
   app.post('/api/transcriptions', async (request, reply) => {
     const input = await receiveInput(request, { config, uploadsDir });
-    const job = runner.submit(input);
+    const job = runner.submit({ ...input, owner: ownerOf(request) });
     reply.code(202).header('location', `/api/transcriptions/${job.id}`);
     return jobView(job, { full: false });
   });
 
   app.get('/api/transcriptions', async (request) => {
     const limit = Math.min(Math.max(Number(request.query.limit) || 50, 1), 500);
-    return { jobs: store.list({ limit }).map((job) => jobView(job, { full: false })) };
+    return { jobs: store.list({ limit, owner: listOwner(request) }).map((job) => jobView(job, { full: false })) };
   });
 
   app.get('/api/transcriptions/:id', async (request, reply) => {
     const { id, format } = parseId(request.params.id);
-    const job = findJob(store, id);
+    const job = findJob(store, id, request);
     if (!format) return jobView(job, { live: runner.liveView(id) });
     if (job.state !== 'done') {
       throw new HttpError(409, 'not_ready', `Job ${id} is ${job.state}; formats are ready when it is done.`,
@@ -50,7 +51,7 @@ async function transcriptionRoutes(app, { config, runner, store }) {
   app.delete('/api/transcriptions/:id', async (request) => {
     const { id, format } = parseId(request.params.id);
     if (format) throw unknownJob(request.params.id);
-    const job = findJob(store, id);
+    const job = findJob(store, id, request);
     if (job.state === 'queued' || job.state === 'running') {
       runner.cancel(id);
       return { id, state: 'cancelled', cancelled: true };
@@ -105,8 +106,9 @@ function parseId(raw) {
   return { id: match[1].toLowerCase(), format: match[2] ? match[2].toLowerCase() : null };
 }
 
-function findJob(store, id) {
-  const job = store.get(id);
+/** The job, when it exists and the request may see it (another key's job is unknown too). */
+function findJob(store, id, request) {
+  const job = visibleJob(store, id, request);
   if (!job) throw unknownJob(id);
   return job;
 }

@@ -6,6 +6,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 from client import Sidecar  # noqa: E402
+from ci_skips import pytest_runtest_makereport  # noqa: E402,F401  (CI=true: a skip not marked gpu fails)
 
 
 @pytest.fixture(scope="session")
