@@ -11,7 +11,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, followJob, wordRecall } = require('./helpers');
+const { fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, followJob, wordRecall, HELLO_MIN_RECALL } = require('./helpers');
 const { downloadUrl } = require('../../relay/download');
 const { isPrivateAddress } = require('../../relay/netpolicy');
 
@@ -80,7 +80,7 @@ test('a URL is downloaded and transcribed when private URLs are allowed', async 
   assert.equal(body.source, 'url');
   const { final } = await followJob(open.url, body.id);
   assert.equal(final.event, 'done');
-  assert.ok(wordRecall(final.data.text, fixtureText('hello')) >= 0.85, final.data.text);
+  assert.ok(wordRecall(final.data.text, fixtureText('hello')) >= HELLO_MIN_RECALL, final.data.text);
   assert.deepEqual(fs.readdirSync(path.join(open.config.dataDir, 'uploads')), [], 'the download is removed when done');
 });
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from client import AUDIO, fixture_text, wer
+from client import AUDIO, HELLO_MAX_WER, fixture_text, wer
 from sidecar import models
 
 HELLO = str(AUDIO / "hello.flac")
@@ -31,7 +31,7 @@ def transcribe(sc, timeout=240) -> dict:
 
 def assert_transcribed(r: dict) -> None:
     assert "result" in r, r
-    assert wer(fixture_text("hello"), r["result"]["text"]) <= 0.15, r["result"]["text"]
+    assert wer(fixture_text("hello"), r["result"]["text"]) <= HELLO_MAX_WER, r["result"]["text"]
 
 
 def assert_model_unavailable(r: dict, *needles: str) -> dict:
