@@ -120,6 +120,7 @@ class LiveStream:
         self._speech_end: Optional[int] = None  # end of the last speech window
         self._speech_after_commit = False
         self._runs: List[list] = []  # [start, end] of speech runs the VAD heard, recent ones
+        self._turn_open = False  # speech started and no pause of silence_s since
         self._silence_from: Optional[int] = None
         self._closed_at: Optional[int] = None  # a closed stretch waiting for its final decode
         self._due_since: Optional[float] = None
@@ -175,6 +176,9 @@ class LiveStream:
                     self._runs[-1][1] = w1
                 else:
                     self._runs.append([w0, w1])
+                if not self._turn_open:
+                    self._turn_open = True
+                    self._speech_event("started", w0)
                 self._in_speech = True
                 self._speech_end = w1
                 self._silence_from = None
@@ -238,6 +242,9 @@ class LiveStream:
             trailing = self._vad_to - (self._speech_end or self._vad_to)
             if not self._in_speech and self._speech_end is not None and trailing >= self.options.silence_s * SR:
                 self._closed_at = min(self.received, self._speech_end + int(PAD_S * SR))
+                if self._turn_open:
+                    self._turn_open = False
+                    self._speech_event("stopped", self._speech_end)
                 self._due_since = self._clock()
                 self._reuse_last_decode()
         if self._vad is not None and not self._speech_after_commit:
@@ -263,7 +270,15 @@ class LiveStream:
             return
         self._commit(plan, pieces, len(pieces), self._closed_at, closing=True)
 
+    def _speech_event(self, event: str, index: int) -> None:
+        """``speech`` notifications: the turns the VAD hears (started, stopped) and ``committed`` once
+        every final of a closed stretch, or of everything before a break, is out."""
+        self._notify("speech", {"request_id": None, "stream_id": self.id, "event": event,
+                                "time": self.time_of(index), "next_id": self.next_id})
+
     def _pass_break(self, brk: _Break) -> None:
+        self._speech_event("committed", brk.at)
+        self._turn_open = False
         start_t = self.time_of(brk.at)
         if brk.gap_s > 0:
             self._offset_s += brk.gap_s
@@ -344,6 +359,8 @@ class LiveStream:
             self._advance(cut)
             self._previous = (None, [])
             self._last_open = None
+            if closing and cut >= plan.end and (self._closed_at is not None or not self._breaks):
+                self._speech_event("committed", cut)
             if closing or cut >= plan.end:
                 self._closed_at = None
                 self._due_since = None
