@@ -44,7 +44,7 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
   });
   const store = new JobStore(path.join(config.dataDir, 'relay.sqlite'));
   const admit = jobAdmission({ store, maxPerKey: config.maxJobsPerKey, maxTotal: config.maxJobsTotal });
-  const runner = new JobRunner({ store, sidecar, concurrency: config.jobConcurrency, log: app.log, admit });
+  const runner = new JobRunner({ store, sidecar, concurrency: config.jobConcurrency, log: app.log, admit, config });
   const streams = new StreamCounter({ max: config.maxStreamsPerKey });
   app.decorate('store', store);
   app.decorate('runner', runner);

@@ -24,6 +24,11 @@ const SETTINGS = [
   ['ALLOW_PRIVATE_URLS', 'allowPrivateUrls', parseBoolean, false],
   ['JOB_CONCURRENCY', 'jobConcurrency', parsePositiveInt, 1],
   ['LOG_LEVEL', 'logLevel', parseString, 'warn'],
+  // Live streams (HLS, endless HTTP audio, growing files): see README's "Live streams".
+  ['LIVE_MAX_DURATION_S', 'liveMaxDurationS', parsePositiveNumber, 4 * 3600],
+  ['LIVE_IDLE_TIMEOUT_S', 'liveIdleTimeoutS', parsePositiveNumber, 30],
+  ['FOLLOW_IDLE_S', 'followIdleS', parsePositiveNumber, 10],
+  ['LIVE_MAX_JOBS', 'liveMaxJobs', parsePositiveInt, 8],
   // The sidecar reads it too; the relay only lists the models cached there (relay/models.js).
   ['WHISPER_CACHE_DIR', 'whisperCacheDir', parseString, null],
   // Security (issue 13): keys, exposure, limits, headers. See README's "Security".

@@ -13,6 +13,7 @@ const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { randomUUID } = require('node:crypto');
 const { describeSidecarError } = require('./errors');
+const { SourceJobs } = require('./sourcejobs');
 const { now } = require('./store');
 
 class JobRunner {
@@ -24,7 +25,7 @@ class JobRunner {
    * @param {object} [deps.log] pino-style logger
    * @param {function} [deps.admit] admit({owner}) raises when a new job may not be queued (quotas)
    */
-  constructor({ store, sidecar, concurrency = 1, maxAttempts = 3, log = console, admit = null }) {
+  constructor({ store, sidecar, concurrency = 1, maxAttempts = 3, log = console, admit = null, config = null }) {
     this.admit = admit;
     // The bridge already retries once inside one attempt; a job the sidecar dies under again is
     // queued again here, up to maxAttempts attempts, so two crashes in a row lose nothing either.
@@ -38,6 +39,7 @@ class JobRunner {
     this.live = new Map();
     this.pending = [];
     this.closing = false;
+    this.sources = new SourceJobs({ runner: this, config, sidecar });
   }
 
   /**
@@ -47,9 +49,43 @@ class JobRunner {
   resume() {
     const requeued = this.store.requeueInterrupted();
     for (const id of requeued) this.log.warn(`job ${id} was interrupted by a relay restart; requeued`);
-    this.pending = this.store.queuedIds();
+    this.pending = [];
+    for (const id of this.store.queuedIds()) {
+      const job = this.store.get(id);
+      if (job.input && !job.mediaPath) this.sources.resume(job); // a URL or followed file not read to the end
+      else this.pending.push(id);
+    }
     this.schedule();
     return requeued;
+  }
+
+  /** Inserts a job after the quota check (admit). Returns the stored job. */
+  insert(fields) {
+    if (this.admit) {
+      try {
+        this.admit({ owner: fields.owner || null });
+      } catch (err) {
+        if (fields.ownsMedia) removeQuietly(fields.mediaPath, this.log);
+        throw err;
+      }
+    }
+    return this.store.insert({ id: fields.id || randomUUID(), ...fields });
+  }
+
+  /**
+   * A job that reads a URL or follows a growing file (relay/sourcejobs.js): it starts at once.
+   * Args: {source, name, input: {url, from} | {path, follow: true}, options, owner}.
+   */
+  submitSource(fields) {
+    return this.sources.submit(fields);
+  }
+
+  /** A URL's file is downloaded: it joins the file queue. */
+  enqueueDownloaded(id, file) {
+    this.store.update(id, { state: 'queued', media_path: file, owns_media: 1, progress: null, stage: null, message: null });
+    this.emit(id, 'state', { state: 'queued' });
+    this.pending.push(id);
+    this.schedule();
   }
 
   /**
@@ -57,16 +93,8 @@ class JobRunner {
    * (null without keys). Raises what admit() raises, after removing the media the job would own.
    */
   submit({ source, name, mediaPath, ownsMedia, options, owner = null, id = randomUUID() }) {
-    if (this.admit) {
-      try {
-        this.admit({ owner });
-      } catch (err) {
-        if (ownsMedia) removeQuietly(mediaPath, this.log);
-        throw err;
-      }
-    }
-    const job = this.store.insert({ id, source, name, mediaPath, ownsMedia, options, owner });
-    this.pending.push(id);
+    const job = this.insert({ id, source, name, mediaPath, ownsMedia, options, owner });
+    this.pending.push(job.id);
     this.schedule();
     return job;
   }
@@ -76,7 +104,7 @@ class JobRunner {
     return new Promise((resolve) => {
       const check = () => {
         const job = this.store.get(id);
-        if (!job || !['queued', 'running'].includes(job.state)) {
+        if (!job || !['queued', 'downloading', 'running'].includes(job.state)) {
           this.events.off(id, onEvent);
           resolve(job);
         }
@@ -95,6 +123,7 @@ class JobRunner {
   cancel(id) {
     const job = this.store.get(id);
     if (!job) return null;
+    if (this.sources.isActive(id)) return this.sources.stop(id); // a live job stops, a download is cancelled
     if (job.state === 'queued') {
       this.pending = this.pending.filter((p) => p !== id);
       return this.finish(job, 'cancelled', { error: { code: 'cancelled', message: 'Cancelled before it started.' } });
@@ -106,6 +135,8 @@ class JobRunner {
 
   /** The live view of a running job: segments so far; null when it is not running here. */
   liveView(id) {
+    const source = this.sources.liveView(id);
+    if (source) return source;
     const live = this.live.get(id);
     return live ? { segments: live.segments.slice() } : null;
   }
@@ -116,7 +147,7 @@ class JobRunner {
     this.pending = [];
     const running = [...this.live.values()];
     for (const live of running) live.controller.abort();
-    await Promise.allSettled(running.map((live) => live.promise));
+    await Promise.allSettled([...running.map((live) => live.promise), this.sources.close()]);
   }
 
   schedule() {

@@ -35,21 +35,35 @@ CREATE TABLE IF NOT EXISTS jobs (
   owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+CREATE TABLE IF NOT EXISTS live_segments (
+  job_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  start REAL NOT NULL,
+  end REAL NOT NULL,
+  text TEXT NOT NULL,
+  gap INTEGER NOT NULL DEFAULT 0,
+  reason TEXT,
+  PRIMARY KEY (job_id, seq)
+);
 `;
 
 /** Columns added since the first relay.sqlite: [name, definition], added by ALTER TABLE when missing. */
 const ADDED_COLUMNS = [
   ['owner', 'TEXT'], // the id of the API key that made the job (relay/auth); NULL without keys
+  ['kind', 'TEXT'], // a URL or path job's source once known: hls, http, file (live) or download
+  ['live', 'INTEGER NOT NULL DEFAULT 0'],
+  ['input', 'TEXT'], // what a URL or followed-file job reads: {url, from} or {path, follow}
+  ['stopped', 'INTEGER NOT NULL DEFAULT 0'], // a live job stopped by DELETE
 ];
 
 /** Columns a caller may update, with how each is stored. */
-const JSON_COLUMNS = new Set(['options', 'result', 'error']);
+const JSON_COLUMNS = new Set(['options', 'result', 'error', 'input']);
 const UPDATABLE = new Set([
   'state', 'progress', 'stage', 'message', 'device', 'result', 'error', 'attempts',
-  'started_at', 'finished_at', 'media_path', 'owns_media',
+  'started_at', 'finished_at', 'media_path', 'owns_media', 'kind', 'live', 'input', 'stopped',
 ]);
 
-const ACTIVE_STATES = Object.freeze(['queued', 'running']);
+const ACTIVE_STATES = Object.freeze(['queued', 'downloading', 'running']);
 const FINAL_STATES = Object.freeze(['done', 'error', 'cancelled']);
 
 class JobStore {
@@ -73,10 +87,12 @@ class JobStore {
 
   insert(job) {
     this.db.run(
-      `INSERT INTO jobs (id, state, source, name, media_path, owns_media, options, created_at, owner)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [job.id, job.state || 'queued', job.source, job.name || null, job.mediaPath,
-        job.ownsMedia ? 1 : 0, JSON.stringify(job.options || {}), job.createdAt || now(), job.owner || null],
+      `INSERT INTO jobs (id, state, source, name, media_path, owns_media, options, created_at, owner,
+         kind, live, input)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [job.id, job.state || 'queued', job.source, job.name || null, job.mediaPath || '',
+        job.ownsMedia ? 1 : 0, JSON.stringify(job.options || {}), job.createdAt || now(), job.owner || null,
+        job.kind || null, job.live ? 1 : 0, job.input ? JSON.stringify(job.input) : null],
     );
     return this.get(job.id);
   }
@@ -92,7 +108,7 @@ class JobStore {
     const mine = owner !== undefined;
     const rows = this.db.all(
       `SELECT id, state, source, name, progress, stage, message, device, error, attempts,
-              created_at, started_at, finished_at, options, media_path, owns_media, owner,
+              created_at, started_at, finished_at, options, media_path, owns_media, owner, kind, live, stopped,
               json_extract(result, '$.duration') AS duration
        FROM jobs ${mine ? 'WHERE owner IS ?' : ''} ORDER BY created_at DESC, rowid DESC LIMIT ?`,
       mine ? [owner, limit] : [limit],
@@ -104,7 +120,7 @@ class JobStore {
   countActive({ owner } = {}) {
     const mine = owner !== undefined;
     const row = this.db.get(
-      `SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'running') ${mine ? 'AND owner IS ?' : ''}`,
+      `SELECT COUNT(*) AS n FROM jobs WHERE state IN ('queued', 'downloading', 'running') ${mine ? 'AND owner IS ?' : ''}`,
       mine ? [owner] : [],
     );
     return row.n;
@@ -133,16 +149,34 @@ class JobStore {
    * died under it). Returns their ids.
    */
   requeueInterrupted() {
-    const ids = this.db.all("SELECT id FROM jobs WHERE state = 'running'").map((r) => r.id);
+    const ids = this.db.all("SELECT id FROM jobs WHERE state IN ('running', 'downloading')").map((r) => r.id);
     if (ids.length > 0) {
       this.db.run(`UPDATE jobs SET state = 'queued', progress = NULL, stage = NULL,
-        message = 'Requeued after a relay restart' WHERE state = 'running'`);
+        message = 'Requeued after a relay restart' WHERE state IN ('running', 'downloading')`);
     }
     return ids;
   }
 
+  /** Keeps a live job's final segment for good (a restart or a crash loses none). */
+  addSegment(jobId, segment) {
+    this.db.run(
+      'INSERT OR REPLACE INTO live_segments (job_id, seq, start, end, text, gap, reason) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [jobId, segment.id, segment.start, segment.end, segment.text || '', segment.gap ? 1 : 0, segment.reason || null],
+    );
+  }
+
+  /** A live job's final segments so far, in order. */
+  segments(jobId) {
+    return this.db.all('SELECT * FROM live_segments WHERE job_id = ? ORDER BY seq', [jobId]).map((row) => {
+      const segment = { id: row.seq, start: row.start, end: row.end, text: row.text, final: true };
+      if (row.gap) Object.assign(segment, { gap: true, reason: row.reason });
+      return segment;
+    });
+  }
+
   delete(id) {
     this.db.run('DELETE FROM jobs WHERE id = ?', [id]);
+    this.db.run('DELETE FROM live_segments WHERE job_id = ?', [id]);
   }
 
   close() {
@@ -173,6 +207,10 @@ function fromRow(row) {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     owner: row.owner === undefined ? null : row.owner,
+    kind: row.kind || null,
+    live: row.live === 1,
+    input: parseJson(row.input),
+    stopped: row.stopped === 1,
   };
   if ('result' in row) job.result = parseJson(row.result);
   if ('duration' in row) job.duration = row.duration;

@@ -33,7 +33,10 @@ function jobView(job, { live = null, full = true } = {}) {
     started_at: job.startedAt,
     finished_at: job.finishedAt,
     links: jobLinks(job.id),
+    live: Boolean(job.live),
+    kind: job.kind || null,
   };
+  if (job.live) view.stopped = Boolean(job.stopped);
   if (job.duration !== undefined) view.duration = job.duration;
   if (full && job.state === 'done' && job.result) {
     view.text = job.result.text;

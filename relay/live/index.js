@@ -8,7 +8,8 @@
  *   input: {url: string, from?: 'live'|'start'} | {path: string (already vetted absolute path), follow: true}
  *   options: {signal: AbortSignal, limits: {maxBytes, timeoutMs (whole-download limit for finite
  *     files), maxRedirects, allowPrivate, idleTimeoutS, followIdleS, maxPlaylistEntries (default
- *     5000), lookup?, isPrivate?}, downloadDir, onProgress?: ({bytes, total}) => void}
+ *     5000), lookup?, isPrivate?}, downloadDir, onProgress?: ({bytes, total}) => void,
+ *     onKind?: (kind) => void — called as soon as the first answer tells the kind}
  * Source = {kind: 'hls'|'http'|'file'|'download', live, contentType, name, file? (download only),
  *   chunks(): AsyncIterable<Chunk> (live kinds only; call it once)}
  * Chunk = {type: 'data', bytes} | {type: 'reset', reason} | {type: 'gap', seconds, reason}
@@ -48,12 +49,14 @@ async function vetUrl(url, limits) {
 }
 
 async function openSource(input, options) {
-  const { signal, downloadDir, onProgress } = options;
+  const { signal, downloadDir, onProgress, onKind = () => {} } = options;
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   if (signal.aborted) throw signal.reason;
   if (input && typeof input.path === 'string') {
     if (input.follow !== true) throw new TypeError('openSource: a {path} input needs follow: true');
-    return openFollow(input.path, limits, signal);
+    const source = await openFollow(input.path, limits, signal);
+    onKind(source.kind);
+    return source;
   }
   const from = (input && input.from) || 'live';
   if (from !== 'live' && from !== 'start') throw new TypeError(`openSource: from must be 'live' or 'start', not ${JSON.stringify(from)}`);
@@ -70,6 +73,7 @@ async function openSource(input, options) {
     first = await client.open(url, { headers: ACCEPT_MEDIA, deadlineMs: limits.timeoutMs, what: 'bytes' });
     const head = await first.body.head(HEAD_BYTES);
     const kind = classify(first.response.headers, head);
+    onKind(kind); // known now: a download may take minutes more
     if (kind === 'download') return await openDownload(first, { limits, downloadDir, onProgress, client, release });
     first.guard.setDeadline(null); // the time limit is for finite files; live ones have the idle limit
     const fields = { contentType: first.response.headers['content-type'] || null, name: fileNameOf(first.url) };

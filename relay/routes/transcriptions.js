@@ -6,17 +6,18 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { randomUUID } = require('node:crypto');
 const { HttpError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
-const { downloadUrl } = require('../download');
+const { vetUrl } = require('../live');
 const { resolveMediaPath } = require('../media');
 const { FORMATS, render } = require('../formats');
 const { jobView } = require('../views');
 const { ownerOf, visibleJob, listOwner } = require('../auth/ownership');
 
 const MB = 1024 * 1024;
+const KIND_WAIT_MS = 5000;
+const LIVE_KEYS = ['url', 'path', 'follow', 'from', 'max_duration_s', 'idle_timeout_s', 'follow_idle_s'];
 const ID_WITH_FORMAT = /^([0-9a-f-]{36})(?:\.(txt|srt|vtt|json))?$/i;
 
 /** @param {import('fastify').FastifyInstance} app @param {{config, runner, store}} deps */
@@ -25,6 +26,17 @@ async function transcriptionRoutes(app, { config, runner, store }) {
 
   app.post('/api/transcriptions', async (request, reply) => {
     const input = await receiveInput(request, { config, uploadsDir });
+    if (input.read) {
+      // A URL or a followed file: the job reads it, starting now; the answer says its kind when the
+      // first response tells it within a moment (a download's progress and failures are the job's).
+      if (runner.sources.liveCount() >= config.liveMaxJobs) {
+        throw new HttpError(429, 'too_many_live_jobs', `${config.liveMaxJobs} live jobs are running; stop one or retry later.`);
+      }
+      const created = runner.submitSource({ ...input.read, owner: ownerOf(request) });
+      const job = await runner.sources.waitForKind(created.id, KIND_WAIT_MS);
+      reply.code(202).header('location', `/api/transcriptions/${job.id}`);
+      return jobView(job, { full: false });
+    }
     const job = runner.submit({ ...input, owner: ownerOf(request) });
     reply.code(202).header('location', `/api/transcriptions/${job.id}`);
     return jobView(job, { full: false });
@@ -52,6 +64,11 @@ async function transcriptionRoutes(app, { config, runner, store }) {
     const { id, format } = parseId(request.params.id);
     if (format) throw unknownJob(request.params.id);
     const job = findJob(store, id, request);
+    if (runner.sources.isActive(id)) {
+      // A live job stops and keeps everything committed; a download is cancelled.
+      const ended = await runner.cancel(id);
+      return { id, state: ended.state, stopped: ended.state === 'done', cancelled: ended.state === 'cancelled' };
+    }
     if (job.state === 'queued' || job.state === 'running') {
       runner.cancel(id);
       return { id, state: 'cancelled', cancelled: true };
@@ -83,21 +100,37 @@ async function receiveInput(request, { config, uploadsDir }) {
   if (given.length !== 1) {
     throw new HttpError(400, 'missing_input', 'Give exactly one of "url" or "path" (or upload a file as multipart).');
   }
-  const options = parseOptions(body, { ignore: ['url', 'path'] });
+  const options = parseOptions(body, { ignore: LIVE_KEYS });
+  const limits = parseLiveLimits(body);
   if (given[0] === 'path') {
     const mediaPath = await resolveMediaPath(config.mediaDir, body.path);
+    if (body.follow === true) {
+      return { read: { source: 'path', name: body.path, input: { path: mediaPath, follow: true, ...limits }, options } };
+    }
+    if (body.follow !== undefined && body.follow !== false) throw new HttpError(400, 'invalid_option', '"follow" must be true or false.', { param: 'follow' });
     return { source: 'path', name: body.path, mediaPath, ownsMedia: false, options };
   }
   if (typeof body.url !== 'string') throw new HttpError(400, 'invalid_url', '"url" must be a string.');
-  const dest = path.join(uploadsDir, `${randomUUID()}.download`);
-  await fs.promises.mkdir(uploadsDir, { recursive: true });
-  const download = await downloadUrl(body.url, dest, {
-    maxBytes: config.maxDownloadMb * MB,
-    timeoutMs: config.downloadTimeoutS * 1000,
-    maxRedirects: config.maxRedirects,
-    allowPrivate: config.allowPrivateUrls,
-  });
-  return { source: 'url', name: body.url, mediaPath: download.file, ownsMedia: true, options };
+  if (body.from !== undefined && body.from !== 'live' && body.from !== 'start') {
+    throw new HttpError(400, 'invalid_option', '"from" must be "live" (the live edge, the default) or "start".', { param: 'from' });
+  }
+  // What needs no download is checked now (scheme, credentials, the first host's address).
+  await vetUrl(body.url, { allowPrivate: config.allowPrivateUrls });
+  return { read: { source: 'url', name: body.url, input: { url: body.url, from: body.from || 'live', ...limits }, options } };
+}
+
+/** max_duration_s, idle_timeout_s, follow_idle_s: positive numbers of seconds, when given. */
+function parseLiveLimits(body) {
+  const limits = {};
+  for (const key of ['max_duration_s', 'idle_timeout_s', 'follow_idle_s']) {
+    if (body[key] === undefined || body[key] === null) continue;
+    const value = Number(body[key]);
+    if (typeof body[key] === 'boolean' || !Number.isFinite(value) || value <= 0 || value > 7 * 86400) {
+      throw new HttpError(400, 'invalid_option', `"${key}" must be a number of seconds above 0.`, { param: key });
+    }
+    limits[key] = value;
+  }
+  return limits;
 }
 
 function parseId(raw) {

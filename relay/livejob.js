@@ -1,0 +1,214 @@
+'use strict';
+
+/**
+ * One live job: a source's chunks (relay/live) written to a sidecar stream as they come, its final
+ * segments stored as they come, its partials and lag passed on.
+ *
+ * - A writer ahead of real time (a VOD playlist, a file that is already long) waits while the
+ *   sidecar holds more than PACE_S of audio it has not committed; a real-time source never gets there.
+ * - The sidecar dying under the stream costs only what it had not committed: a new stream is opened
+ *   and the source goes on where it is (a live source from its live edge), with a gap marked.
+ * - `stop` (DELETE) ends the source; what the sidecar holds is flushed and committed.
+ */
+
+const { setTimeout: sleep } = require('node:timers/promises');
+
+const PACE_S = 8; // uncommitted audio the sidecar may hold before a fast writer waits
+const LAG_EVERY_MS = 1000;
+const MAX_RESTARTS = 5;
+
+class LiveJob {
+  /**
+   * @param {object} deps
+   * @param {object} deps.job the stored job
+   * @param {object} deps.source from openSource() (a live kind)
+   * @param {object} deps.sidecar a WhisperSidecar (openStream)
+   * @param {import('./store').JobStore} deps.store
+   * @param {(type: string, data: object) => void} deps.emit the job's events
+   * @param {AbortSignal} deps.signal aborts the source: stop (or relay shutdown)
+   * @param {number} [deps.maxDurationS] stream time after which the job stops by itself
+   */
+  constructor({ job, source, sidecar, store, emit, signal, log, maxDurationS = 0, offsetS = 0 }) {
+    Object.assign(this, { job, source, sidecar, store, emit, signal, log, maxDurationS });
+    const stored = store.segments(job.id);
+    this.segments = stored; // finals so far (with gaps), as stored
+    this.partial = null;
+    this.offsetS = Math.max(offsetS, stored.length ? stored[stored.length - 1].end : 0);
+    this.receivedS = 0; // of the current sidecar stream
+    this.stream = null;
+    this.streamInfo = null;
+    this.lastLag = 0;
+    this.restarts = 0;
+    this.limitReached = false;
+  }
+
+  /** Runs to the end of the source, a stop, or a failure. Resolves with the job's result. */
+  async run() {
+    await this.openStream();
+    const results = [];
+    try {
+      for await (const chunk of this.source.chunks()) {
+        if (chunk.type === 'end') break;
+        await this.deliver(chunk, results);
+        if (this.maxDurationS && this.offsetS + this.receivedS >= this.maxDurationS) {
+          this.limitReached = true;
+          break;
+        }
+      }
+    } catch (err) {
+      if (!this.signal.aborted) {
+        await this.closeStream(results).catch(() => {});
+        err.partialResult = this.result(results);
+        throw err;
+      }
+    }
+    await this.closeStream(results);
+    return this.result(results);
+  }
+
+  async deliver(chunk, results) {
+    for (;;) {
+      try {
+        if (chunk.type === 'data') await this.write(chunk.bytes);
+        else if (chunk.type === 'gap') this.noteAnswer(await this.stream.gap(chunk.seconds));
+        else if (chunk.type === 'reset') this.noteAnswer(await this.stream.reset());
+        return;
+      } catch (err) {
+        if (!isLost(err) || this.signal.aborted) throw err;
+        await this.recover(results, err);
+        if (chunk.type === 'data') return; // those bytes began mid-container; the next ones resync
+      }
+    }
+  }
+
+  async write(bytes) {
+    this.noteAnswer(await this.stream.write(bytes));
+    while (this.stream.lastWrite && this.stream.lastWrite.buffered_s > PACE_S && !this.signal.aborted) {
+      await sleep(250);
+      this.noteAnswer(await this.stream.write(Buffer.alloc(0)));
+    }
+  }
+
+  noteAnswer(answer) {
+    if (!answer) return;
+    this.receivedS = answer.received_s;
+    const now = Date.now();
+    if (now - this.lastLag >= LAG_EVERY_MS) {
+      this.lastLag = now;
+      this.emit('lag', { lag_s: answer.lag_s, buffered_s: answer.buffered_s, received_s: this.offsetS + answer.received_s });
+    }
+  }
+
+  async openStream() {
+    const options = this.job.options || {};
+    const params = { format: 'auto' };
+    for (const key of ['language', 'task', 'model', 'initial_prompt', 'beam_size']) {
+      if (options[key] !== undefined && options[key] !== null) params[key] = options[key];
+    }
+    if (options.vad_filter === false) params.vad = false;
+    this.stream = await this.sidecar.openStream(params, {
+      onSegment: (segment) => this.onSegment(segment),
+      onStatus: (status) => this.onStatus(status),
+    });
+    this.streamInfo = this.stream.info;
+  }
+
+  /** The sidecar died under the stream: mark what it had not committed as a gap, open another. */
+  async recover(results, err) {
+    this.restarts += 1;
+    if (this.restarts > MAX_RESTARTS) throw err;
+    this.log.warn(`live job ${this.job.id}: the sidecar exited mid-stream (${err.message}); reopening`);
+    const committedTo = this.segments.length ? this.segments[this.segments.length - 1].end : this.offsetS;
+    const lostTo = this.offsetS + this.receivedS;
+    if (lostTo > committedTo) this.addFinal({ start: committedTo, end: lostTo, text: '', gap: true, reason: 'sidecar_restart' });
+    this.offsetS = Math.max(lostTo, committedTo);
+    this.receivedS = 0;
+    this.partial = null;
+    this.emit('status', { stage: 'restart', message: 'The sidecar restarted; the stream goes on', progress: null, device: null });
+    await this.openStream();
+  }
+
+  async closeStream(results) {
+    if (!this.stream) return;
+    const stream = this.stream;
+    this.stream = null;
+    try {
+      const result = await stream.close();
+      results.push(result);
+    } catch (err) {
+      if (!isLost(err)) throw err;
+      this.log.warn(`live job ${this.job.id}: the sidecar exited while the stream closed (${err.message})`);
+      const committedTo = this.segments.length ? this.segments[this.segments.length - 1].end : this.offsetS;
+      const lostTo = this.offsetS + this.receivedS;
+      if (lostTo > committedTo) this.addFinal({ start: committedTo, end: lostTo, text: '', gap: true, reason: 'sidecar_restart' });
+    }
+  }
+
+  onSegment(segment) {
+    const shifted = { ...segment, start: round(segment.start + this.offsetS), end: round(segment.end + this.offsetS) };
+    if (segment.final) {
+      this.partial = null;
+      this.addFinal(shifted);
+    } else {
+      this.partial = { ...shifted, id: this.segments.length };
+      this.emit('segment', this.partial);
+    }
+  }
+
+  addFinal(segment) {
+    const final = { ...segment, id: this.segments.length, final: true };
+    delete final.request_id;
+    this.store.addSegment(this.job.id, final);
+    this.segments.push(final);
+    this.emit('segment', final);
+  }
+
+  onStatus(status) {
+    if (status.stage === 'live') {
+      this.emit('lag', { lag_s: status.lag_s, buffered_s: status.buffered_s, received_s: round(this.offsetS + status.received_s) });
+      this.lastLag = Date.now();
+      if (status.device) this.device = status.device;
+    } else {
+      this.emit('status', { stage: status.stage, message: status.message, progress: null, device: status.device || null });
+    }
+  }
+
+  /** The job's result: like a file's, from the stored finals, plus what makes a live job. */
+  result(results) {
+    const last = results[results.length - 1] || {};
+    const texts = this.segments.filter((s) => !s.gap).map((s) => s.text);
+    const end = this.segments.length ? this.segments[this.segments.length - 1].end : 0;
+    const decode = results.reduce((sum, r) => sum + ((r.timings && r.timings.transcribe_s) || 0), 0);
+    const duration = round(Math.max(end, this.offsetS + (last.duration || 0)));
+    return {
+      text: texts.join('').trim(),
+      language: last.language || null,
+      language_probability: last.language_probability ?? null,
+      duration,
+      segments: this.segments,
+      device: last.device || this.device || null,
+      compute_type: last.compute_type || null,
+      model: last.model || null,
+      fallback_reason: last.fallback_reason || null,
+      timings: { queue_s: 0, load_s: 0, transcribe_s: round(decode) },
+      rtf: duration ? round(decode / duration) : null,
+      batch_size: null,
+      live: true,
+      kind: this.source.kind,
+      gaps: this.segments.filter((s) => s.gap).length,
+      restarts: this.restarts,
+      stopped: this.signal.aborted,
+      limit_reached: this.limitReached,
+    };
+  }
+}
+
+function isLost(err) {
+  return err && (err.kind === 'exited' || err.kind === 'stream_closed' || err.kind === 'unknown_stream');
+}
+
+function round(x) {
+  return Math.round(x * 1000) / 1000;
+}
+
+module.exports = { LiveJob };
