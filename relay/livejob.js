@@ -12,6 +12,7 @@
  */
 
 const { setTimeout: sleep } = require('node:timers/promises');
+const { HttpError } = require('./errors');
 
 const PACE_S = 8; // uncommitted audio the sidecar may hold before a fast writer waits
 const LAG_EVERY_MS = 1000;
@@ -40,6 +41,7 @@ class LiveJob {
     this.lastLag = 0;
     this.restarts = 0;
     this.limitReached = false;
+    this.bytes = 0;
   }
 
   /** Runs to the end of the source, a stop, or a failure. Resolves with the job's result. */
@@ -49,6 +51,7 @@ class LiveJob {
     try {
       for await (const chunk of this.source.chunks()) {
         if (chunk.type === 'end') break;
+        if (chunk.type === 'data') this.bytes += chunk.bytes.length;
         await this.deliver(chunk, results);
         if (this.maxDurationS && this.offsetS + this.receivedS >= this.maxDurationS) {
           this.limitReached = true;
@@ -63,6 +66,9 @@ class LiveJob {
       }
     }
     await this.closeStream(results);
+    if (this.bytes === 0 && !this.signal.aborted) {
+      throw new HttpError(400, 'empty_download', 'The URL answered with an empty body: no audio arrived.');
+    }
     return this.result(results);
   }
 

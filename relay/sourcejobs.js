@@ -12,10 +12,12 @@
  *   with the restart marked as a gap; a followed file ends with what was committed.
  */
 
+const fs = require('node:fs');
 const path = require('node:path');
 const { openSource } = require('./live');
 const { LiveJob } = require('./livejob');
 const { now } = require('./store');
+const { HttpError, describeSidecarError } = require('./errors');
 
 const MB = 1024 * 1024;
 
@@ -75,11 +77,13 @@ class SourceJobs {
     const { config } = this;
     const opts = job.input; // the live limits asked for live with the input
     const input = job.input.follow ? { path: job.input.path, follow: true } : { url: job.input.url, from: job.input.from || 'live' };
+    const downloadDir = path.join(config.dataDir, 'uploads');
     let source;
     try {
+      await fs.promises.mkdir(downloadDir, { recursive: true });
       source = await openSource(input, {
         signal: entry.controller.signal,
-        downloadDir: path.join(config.dataDir, 'uploads'),
+        downloadDir,
         limits: {
           maxBytes: config.maxDownloadMb * MB,
           timeoutMs: config.downloadTimeoutS * 1000,
@@ -208,7 +212,7 @@ class SourceJobs {
   }
 
   fail(job, err, partialResult = null) {
-    const error = { code: err.code && typeof err.code === 'string' ? err.code : 'source_failed', message: err.message };
+    const error = err instanceof HttpError ? { code: err.code, message: err.message } : (({ code, message }) => ({ code, message }))(describeSidecarError(err));
     this.runner.log.warn(`job ${job.id} failed: ${error.message}`);
     const fields = { error };
     if (partialResult) fields.result = partialResult;

@@ -49,9 +49,13 @@ async function startRelay({ sidecar, config = {}, env = {} }) {
   return { app, url: `http://127.0.0.1:${port}`, config: full, close: () => app.close() };
 }
 
-/** Reads a Server-Sent Events stream until it ends; returns [{event, data}] (data parsed). */
-async function readEvents(url, { timeoutMs = 120000, onEvent = () => {} } = {}) {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+/**
+ * Reads a Server-Sent Events stream until it ends (or `signal` aborts: the caller has seen enough);
+ * returns [{event, data}] (data parsed).
+ */
+async function readEvents(url, { timeoutMs = 120000, onEvent = () => {}, signal } = {}) {
+  const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
+  const response = await fetch(url, { signal: AbortSignal.any(signals) });
   if (response.status !== 200) throw new Error(`SSE ${url} answered ${response.status}: ${await response.text()}`);
   const events = [];
   const decoder = new TextDecoder();
