@@ -226,7 +226,11 @@ class LiveStream:
                     return None
                 due = self._due_since if self._due_since is not None else now
                 return Plan(self.committed, end, True, due, self._generation)
-            if self.received - self._last_decode_audio < STEP_S * SR or limit - self.committed < MIN_WINDOW_S * SR:
+            # A window cut short by the 30-s limit has audio waiting behind it: decode it now, or a
+            # stream fed faster than real time (whose input then ends) would wait for audio forever.
+            waiting = limit < self.received
+            if (not waiting and self.received - self._last_decode_audio < STEP_S * SR) \
+                    or limit - self.committed < MIN_WINDOW_S * SR:
                 return None
             return Plan(self.committed, limit, False, self._last_audio_at or now, self._generation)
 
