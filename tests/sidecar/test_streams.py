@@ -1,0 +1,271 @@
+"""Live streams against the real spawned sidecar: stream_open/write/close/abort, the segment and status
+notifications, gaps, resets, lag drops, bad input, limits and shutdown.
+
+Media comes from tests/fixtures/make_streams.py (MPEG-TS/AAC from HLS, MP3, Ogg/Opus, ADTS, WAV) and
+raw PCM of the committed speech fixtures; transcripts are checked by word error rate.
+"""
+
+import base64
+import os
+import re
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from client import AUDIO, ROOT, Sidecar, fixture_text, wer
+
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+import make_streams  # noqa: E402
+
+SR = 16000
+NAMES = ("story", "hello", "numbers", "weather")  # make_streams' default order
+REFERENCE = " ".join(fixture_text(n) for n in NAMES)
+MAX_WER = 0.25
+CLOSE_TIMEOUT = 180
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def fixture_audio(*names, gap_s=1.0, rate=SR) -> np.ndarray:
+    return make_streams.concat_audio([str(AUDIO / f"{n}.flac") for n in names], gap_s=gap_s, rate=rate)
+
+
+def ok(response: dict) -> dict:
+    assert "result" in response, response
+    return response["result"]
+
+
+def err(response: dict, code: int, kind: str = None) -> dict:
+    assert "error" in response, response
+    assert response["error"]["code"] == code, response
+    if kind:
+        assert response["error"]["data"]["kind"] == kind, response
+    return response["error"]
+
+
+def open_stream(sc, **params) -> str:
+    return ok(sc.call("stream_open", params))["stream_id"]
+
+
+def write(sc, sid, data: bytes = None, **extra) -> dict:
+    params = {"stream_id": sid, **extra}
+    if data is not None:
+        params["data"] = b64(data)
+    return ok(sc.call("stream_write", params))
+
+
+def feed(sc, sid, data: bytes, chunk: int) -> list:
+    """Writes ``data`` in ``chunk``-byte writes as fast as they are answered; returns the answers."""
+    return [write(sc, sid, data[i:i + chunk]) for i in range(0, len(data), chunk)]
+
+
+def close(sc, sid, timeout=CLOSE_TIMEOUT) -> dict:
+    return ok(sc.call("stream_close", {"stream_id": sid}, timeout=timeout))
+
+
+def segments(sc, sid) -> list:
+    return [m["params"]["segment"] for m in sc.notifications("segment") if m["params"].get("stream_id") == sid]
+
+
+def statuses(sc, sid) -> list:
+    return [m["params"] for m in sc.notifications("status") if m["params"].get("stream_id") == sid]
+
+
+def check_segments(sc, sid, result: dict) -> list:
+    """The invariants every stream keeps; returns its finals."""
+    segs = segments(sc, sid)
+    for m in sc.notifications("segment"):
+        if m["params"].get("stream_id") == sid:
+            assert m["params"]["request_id"] is None
+    finals = [s for s in segs if s["final"]]
+    assert [s["id"] for s in finals] == list(range(len(finals))), "final ids are 0, 1, 2, ... in order"
+    previous_end = 0.0
+    for s in finals:
+        assert s["start"] <= s["end"], s
+        assert s["start"] >= previous_end - 0.01, ("finals overlap or go back in time", s, previous_end)
+        previous_end = s["end"]
+        if s.get("gap"):
+            assert s["text"] == "" and s["reason"] in ("gap", "behind"), s
+        else:
+            assert s["text"].strip(), s
+    # a partial carries the id the next final will get (never the id of a final already sent)
+    committed = 0
+    for s in segs:
+        if s["final"]:
+            committed += 1
+        else:
+            assert s["id"] == committed, ("partial with a stale or future id", s, committed)
+    assert result["segments"] == finals, "the result's segments are exactly the finals sent"
+    assert result["stream_id"] == sid
+    texts = "".join(s["text"] for s in finals if not s.get("gap")).strip()
+    assert result["text"] == texts
+    return finals
+
+
+# ---- media --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    out = tmp_path_factory.mktemp("streams")
+    made = make_streams.make_all(str(out))
+    hls_dir = os.path.dirname(made["hls"])
+    playlist = open(made["hls"]).read()
+    durations = [float(d) for d in re.findall(r"#EXTINF:([\d.]+)", playlist)]
+    names = re.findall(r"^(seg\d+\.ts)$", playlist, re.M)
+    segments_ = [open(os.path.join(hls_dir, n), "rb").read() for n in names]
+    assert len(segments_) == len(durations) > 10
+    return {
+        "hls": segments_, "hls_durations": durations,
+        "mp3": open(made["mp3"], "rb").read(), "ogg": open(made["ogg"], "rb").read(),
+        "aac": open(made["aac"], "rb").read(), "wav": open(made["wav"], "rb").read(),
+    }
+
+
+# ---- transcription per container --------------------------------------------------------------
+@pytest.mark.parametrize("kind,fmt", [
+    ("hls", "mpegts"), ("mp3", "mp3"), ("ogg", "auto"), ("aac", "adts"), ("wav", "wav"),
+])
+def test_each_container_format_is_transcribed_as_it_arrives(sidecar, media, kind, fmt):
+    opened = ok(sidecar.call("stream_open", {"format": fmt, "language": "en"}))
+    assert set(opened) == {"stream_id", "format", "model", "language", "vad"}
+    assert opened["format"] == fmt and opened["language"] == "en" and opened["vad"] is True
+    sid = opened["stream_id"]
+    data = b"".join(media["hls"]) if kind == "hls" else media[kind]
+    answers = feed(sidecar, sid, data, 4096)
+    assert all(set(a) == {"stream_id", "buffered_s", "lag_s", "received_s"} for a in answers)
+    received = [a["received_s"] for a in answers]
+    assert received == sorted(received), "received_s never goes back"
+    result = close(sidecar, sid)
+    finals = check_segments(sidecar, sid, result)
+    assert len(finals) >= 3
+    assert result["error"] is None and result["gaps"] == 0 and result["dropped_s"] == 0
+    assert abs(result["duration"] - 36.8) < 1.0, result["duration"]
+    assert result["language"] == "en" and result["device"] in ("cpu", "cuda")
+    assert wer(REFERENCE, result["text"]) <= MAX_WER, result["text"]
+
+
+def test_pcm_in_100_ms_writes_with_a_bad_write_in_between_loses_nothing(sidecar):
+    sid = open_stream(sidecar, format="pcm_s16le")
+    pcm = pcm16(fixture_audio(*NAMES))
+    half = len(pcm) // 2 // 3200 * 3200
+    feed(sidecar, sid, pcm[:half], 3200)
+    bad = sidecar.call("stream_write", {"stream_id": sid, "data": "this is not base64!"})
+    assert err(bad, -32602)["data"]["param"] == "data"
+    answers = feed(sidecar, sid, pcm[half:], 3200)
+    assert answers[-1]["received_s"] == pytest.approx(len(pcm) / 2 / SR, abs=0.01)
+    result = close(sidecar, sid)
+    check_segments(sidecar, sid, result)
+    assert result["language"] == "en", "detected when the request names none"
+    assert wer(REFERENCE, result["text"]) <= MAX_WER, result["text"]
+
+
+def test_two_streams_at_once_are_both_transcribed(sidecar):
+    a_audio = fixture_audio("hello", "numbers")
+    b_audio = fixture_audio("weather", "story", rate=24000)
+    a_pcm = pcm16(a_audio)
+    b_pcm = pcm16(np.repeat(b_audio, 2))  # interleaved stereo: both channels the same
+    a = open_stream(sidecar, format="pcm_s16le", language="en")
+    b = open_stream(sidecar, format="pcm_s16le", sample_rate=24000, channels=2, language="en")
+    a_step, b_step = 3200, 24000 * 2 * 2 // 10  # 100 ms each
+    for i in range(max(len(a_pcm) // a_step, len(b_pcm) // b_step) + 1):
+        if i * a_step < len(a_pcm):
+            write(sidecar, a, a_pcm[i * a_step:(i + 1) * a_step])
+        if i * b_step < len(b_pcm):
+            write(sidecar, b, b_pcm[i * b_step:(i + 1) * b_step])
+    close_a = sidecar.send("stream_close", {"stream_id": a})
+    close_b = sidecar.send("stream_close", {"stream_id": b})
+    ra = ok(sidecar.response(close_a, CLOSE_TIMEOUT))
+    rb = ok(sidecar.response(close_b, CLOSE_TIMEOUT))
+    check_segments(sidecar, a, ra)
+    check_segments(sidecar, b, rb)
+    assert rb["duration"] == pytest.approx(len(b_audio) / 24000, abs=0.05)
+    assert wer(fixture_text("hello") + " " + fixture_text("numbers"), ra["text"]) <= MAX_WER, ra["text"]
+    assert wer(fixture_text("weather") + " " + fixture_text("story"), rb["text"]) <= MAX_WER, rb["text"]
+
+
+# ---- real time: partials, status beat ---------------------------------------------------------
+class Stamper:
+    """Notes the wall-clock time each message arrives (the client keeps no times)."""
+
+    def __init__(self, sc):
+        self.sc = sc
+        self.times = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            n = len(self.sc.messages)
+            now = time.monotonic()
+            self.times.extend([now] * (n - len(self.times)))
+            time.sleep(0.01)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+    def stamped(self, predicate):
+        return [(t, m) for t, m in zip(self.times, self.sc.messages) if predicate(m)]
+
+
+def test_real_time_stream_sends_partials_before_finals_and_a_status_every_second(sidecar):
+    sidecar.call("load_model", {}, timeout=120)  # the model is warm: timing is the stream's own
+    sid = open_stream(sidecar, format="pcm_s16le", language="en")
+    pcm = pcm16(fixture_audio("story"))  # 16.3 s
+    stamper = Stamper(sidecar)
+    start = time.monotonic()
+    chunk = 3200
+    for n, i in enumerate(range(0, len(pcm), chunk)):
+        delay = start + n * 0.1 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        answer = write(sidecar, sid, pcm[i:i + chunk])
+        assert answer["received_s"] == pytest.approx(min(len(pcm), i + chunk) / 2 / SR, abs=0.01)
+    fed_until = time.monotonic()
+    result = close(sidecar, sid)
+    time.sleep(0.05)
+    stamper.stop()
+    finals = check_segments(sidecar, sid, result)
+    assert fed_until - start >= 16.0, "fed at real time"
+
+    lives = stamper.stamped(lambda m: m.get("method") == "status" and m["params"].get("stream_id") == sid
+                            and m["params"]["stage"] == "live")
+    assert lives, "status lines while audio flows"
+    for _, m in lives:
+        p = m["params"]
+        assert p["request_id"] is None and p["progress"] is None and p["message"]
+        assert p["device"] in (None, "cpu", "cuda")  # null until the stream's first decode picks it
+        assert p["lag_s"] >= 0 and p["buffered_s"] >= 0 and p["received_s"] >= 0
+    assert lives[-1][1]["params"]["device"] in ("cpu", "cuda")
+    times = [t for t, _ in lives if t <= fed_until]
+    assert times[0] - start <= 2.5, "the first status within a couple of seconds"
+    beats = [b - a for a, b in zip(times, times[1:])]
+    assert max(beats) <= 1.5, beats
+    received = [m["params"]["received_s"] for _, m in lives]
+    assert received == sorted(received) and received[-1] >= 15.0
+
+    seg_msgs = stamper.stamped(lambda m: m.get("method") == "segment" and m["params"]["stream_id"] == sid)
+    first_partial = {}
+    final_at = {}
+    for t, m in seg_msgs:
+        s = m["params"]["segment"]
+        if s["final"]:
+            final_at[s["id"]] = t
+        else:
+            first_partial.setdefault(s["id"], t)
+    spoken = [s for s in finals if not s.get("gap")]
+    led = [s["id"] for s in spoken if s["id"] in first_partial and first_partial[s["id"]] < final_at[s["id"]]]
+    assert 0 in led, "the first sentence was shown as a partial before it was final"
+    assert len(led) >= len(spoken) // 2, (led, [s["id"] for s in spoken])
+    assert final_at[spoken[0]["id"]] < fed_until, "finals come while the stream is live, not only at close"
+    assert wer(fixture_text("story"), result["text"]) <= MAX_WER, result["text"]
