@@ -184,18 +184,20 @@ class ContainerDecoder:
 
     def _decode_all(self, pipe: BytePipe) -> None:
         restarts = 0
+        source = _NoAudioLimit(pipe, self)
         while not pipe.eof and self.failure is None:
             before_samples, before_bytes = self.samples_out, pipe.consumed
-            error = self._demux(pipe)
-            if error is None:
+            error = self._demux(source)
+            if source.tripped:
+                error = error or "no audio found"
+            elif error is None:
                 break
             if self.samples_out > before_samples:
                 restarts = 0
             else:
                 restarts += 1
             log.info("stream decoder restarting after: %s", error)
-            no_audio_yet = self.samples_out == 0
-            if (no_audio_yet and pipe.consumed >= NO_AUDIO_LIMIT_BYTES) or restarts >= MAX_RESTARTS_WITHOUT_AUDIO:
+            if source.tripped or restarts >= MAX_RESTARTS_WITHOUT_AUDIO:
                 self._fail(f"the bytes are not audio FFmpeg can decode ({error}; "
                            f"{pipe.consumed} bytes read, {self.samples_out / SAMPLE_RATE:.1f} s of audio decoded)")
                 return
@@ -241,6 +243,26 @@ class ContainerDecoder:
     def _fail(self, reason: str) -> None:
         self.failure = reason
         self._on_failure(reason)
+
+
+class _NoAudioLimit:
+    """What FFmpeg reads from: the pipe, until NO_AUDIO_LIMIT_BYTES went in with no audio out; then EOF.
+
+    Some demuxers never give up on garbage: MPEG-TS skips bytes looking for a sync byte, so on 2 MB
+    of random data it reads everything, finds no stream, and waits for more, and the stream would
+    never fail. An end of input there makes FFmpeg return, and the stream fails with a reason.
+    """
+
+    def __init__(self, pipe: BytePipe, decoder: "ContainerDecoder") -> None:
+        self._pipe = pipe
+        self._decoder = decoder
+        self.tripped = False
+
+    def read(self, n: int = -1) -> bytes:
+        if self._decoder.samples_out == 0 and self._pipe.consumed >= NO_AUDIO_LIMIT_BYTES:
+            self.tripped = True
+            return b""
+        return self._pipe.read(n)
 
 
 _DEMUXERS = {"aac": "aac", "adts": "aac"}
