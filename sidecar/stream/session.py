@@ -144,6 +144,9 @@ class LiveStream:
                 self._vad_to = self.received
             else:
                 self._run_vad(samples)
+            # here and not only when the stream worker plans: a worker busy with another stream's
+            # decode must not let a fast writer buffer without bound
+            self._enforce_lag()
 
     def add_break(self, gap_s: float, reason: str) -> None:
         """Audio that will never come (gap_s > 0) or a new container (gap_s == 0) at the current end."""
