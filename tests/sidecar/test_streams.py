@@ -269,3 +269,248 @@ def test_real_time_stream_sends_partials_before_finals_and_a_status_every_second
     assert len(led) >= len(spoken) // 2, (led, [s["id"] for s in spoken])
     assert final_at[spoken[0]["id"]] < fed_until, "finals come while the stream is live, not only at close"
     assert wer(fixture_text("story"), result["text"]) <= MAX_WER, result["text"]
+
+
+# ---- gaps and resets --------------------------------------------------------------------------
+def test_a_gap_is_a_final_spanning_it_and_text_on_both_sides_survives(sidecar):
+    before = fixture_audio("story")
+    before = np.concatenate([before, np.zeros(SR // 2, np.float32)])
+    after = fixture_audio("weather")
+    sid = open_stream(sidecar, format="pcm_s16le", language="en")
+    feed(sidecar, sid, pcm16(before), 3200)
+    answer = write(sidecar, sid, gap_s=3.0)
+    assert answer["stream_id"] == sid
+    feed(sidecar, sid, pcm16(after), 3200)
+    result = close(sidecar, sid)
+    finals = check_segments(sidecar, sid, result)
+    gaps = [s for s in finals if s.get("gap")]
+    assert len(gaps) == 1 and result["gaps"] == 1, finals
+    gap = gaps[0]
+    t0 = len(before) / SR
+    assert gap["reason"] == "gap" and gap["text"] == ""
+    assert gap["start"] == pytest.approx(t0, abs=0.01) and gap["end"] == pytest.approx(t0 + 3.0, abs=0.01)
+    text_before = "".join(s["text"] for s in finals if s["id"] < gap["id"])
+    text_after = "".join(s["text"] for s in finals if s["id"] > gap["id"])
+    assert all(s["end"] <= gap["start"] + 0.01 for s in finals if s["id"] < gap["id"])
+    assert all(s["start"] >= gap["end"] - 0.01 for s in finals if s["id"] > gap["id"])
+    assert wer(fixture_text("story"), text_before) <= MAX_WER, text_before
+    assert wer(fixture_text("weather"), text_after) <= MAX_WER, text_after
+    assert result["duration"] == pytest.approx(t0 + 3.0 + len(after) / SR, abs=0.01)
+    assert result["dropped_s"] == 0
+
+
+def test_hls_with_a_missing_segment_and_a_discontinuity(sidecar, media):
+    """Segment 9 is a 404 (gap_s = its duration); segment 13 starts a new container (reset)."""
+    segs, durations = media["hls"], media["hls_durations"]
+    sid = open_stream(sidecar, format="mpegts", language="en")
+    for i, seg in enumerate(segs):
+        if i == 9:
+            write(sidecar, sid, gap_s=durations[i])
+            continue
+        extra = {"reset": True} if i == 13 else {}
+        for j in range(0, len(seg), 4096):
+            write(sidecar, sid, seg[j:j + 4096], **(extra if j == 0 else {}))
+    result = close(sidecar, sid)
+    finals = check_segments(sidecar, sid, result)
+    gaps = [s for s in finals if s.get("gap")]
+    assert len(gaps) == 1 and gaps[0]["reason"] == "gap", finals
+    expected_start = sum(durations[:9])
+    assert gaps[0]["start"] == pytest.approx(expected_start, abs=0.3)
+    assert gaps[0]["end"] - gaps[0]["start"] == pytest.approx(durations[9], abs=0.01)
+    assert result["duration"] == pytest.approx(sum(durations), abs=0.5)
+    text_before = "".join(s["text"] for s in finals if s["id"] < gaps[0]["id"])
+    text_after = "".join(s["text"] for s in finals if s["id"] > gaps[0]["id"])
+    assert wer(fixture_text("story"), text_before) <= MAX_WER, text_before
+    # after the gap (and the reset): the end of "hello", then numbers and weather whole
+    assert wer(fixture_text("numbers") + " " + fixture_text("weather"), text_after) <= 0.4, text_after
+    for word in ("office", "monday", "weather", "afternoon"):
+        assert word in text_after.lower(), (word, text_after)
+
+
+# ---- falling behind -----------------------------------------------------------------------------
+def test_a_stream_that_falls_behind_drops_its_oldest_audio_as_a_marked_gap(sidecar):
+    speech = fixture_audio("hello", "numbers", gap_s=0.5)  # ~11.6 s
+    unit = np.concatenate([speech, np.zeros(15 * SR - len(speech), np.float32)])  # 15 s
+    pcm = pcm16(np.tile(unit, 10))  # 150 s
+    sid = open_stream(sidecar, format="pcm_s16le", language="en", max_lag_s=30)
+    answers = feed(sidecar, sid, pcm, SR * 2)  # 1-s writes, as fast as they are answered
+    assert answers[-1]["received_s"] == pytest.approx(150.0, abs=0.01)
+    biggest = max(a["buffered_s"] for a in answers)
+    assert biggest <= 30 + 1.5, f"the buffer grew to {biggest} s with max_lag_s=30"
+    started = time.monotonic()
+    result = close(sidecar, sid)
+    assert time.monotonic() - started < 60, "close does not work through all 150 s"
+    finals = check_segments(sidecar, sid, result)
+    behind = [s for s in finals if s.get("gap") and s["reason"] == "behind"]
+    assert behind, finals
+    assert result["dropped_s"] == pytest.approx(sum(s["end"] - s["start"] for s in behind), abs=0.05)
+    assert 60 <= result["dropped_s"] < 150
+    assert result["gaps"] == len([s for s in finals if s.get("gap")])
+    assert result["duration"] == pytest.approx(150.0, abs=0.01)
+    last = [s for s in finals if not s.get("gap")]
+    assert last and last[-1]["end"] > 135, "the newest audio is transcribed"
+    assert "weather" not in result["text"].lower()
+    newest = "".join(s["text"] for s in last if s["start"] >= 132.0)  # the last 15-s unit, whole
+    assert wer(fixture_text("hello") + " " + fixture_text("numbers"), newest) <= 0.35, newest
+
+
+# ---- bad input ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("params,param", [
+    ({"bogus": 1}, "bogus"),
+    ({"path": "/tmp/x.wav"}, "path"),
+    ({"format": "xyz"}, "format"),
+    ({"format": 5}, "format"),
+    ({"format": "mpegts", "sample_rate": 16000}, "sample_rate"),
+    ({"format": "mp3", "channels": 1}, "channels"),
+    ({"format": "pcm_s16le", "sample_rate": 4000}, "sample_rate"),
+    ({"format": "pcm_s16le", "sample_rate": 96000}, "sample_rate"),
+    ({"format": "pcm_s16le", "channels": 3}, "channels"),
+    ({"silence_ms": 50}, "silence_ms"),
+    ({"silence_ms": 6000}, "silence_ms"),
+    ({"max_lag_s": 10}, "max_lag_s"),
+    ({"max_lag_s": "60"}, "max_lag_s"),
+    ({"vad": "yes"}, "vad"),
+    ({"partials": 1}, "partials"),
+    ({"language": "xx-klingon"}, "language"),
+    ({"task": "summarize"}, "task"),
+    ({"beam_size": 0}, "beam_size"),
+    ({"device": "tpu"}, "device"),
+    ({"initial_prompt": 5}, "initial_prompt"),
+])
+def test_stream_open_params_errors_name_the_param(sidecar, params, param):
+    e = err(sidecar.call("stream_open", params), -32602)
+    assert e["data"]["param"] == param and param in e["message"], e
+
+
+def test_stream_write_params_errors_name_the_param(sidecar):
+    sid = open_stream(sidecar, format="pcm_s16le")
+    try:
+        for params, param in [
+            ({}, "stream_id"),
+            ({"stream_id": 5}, "stream_id"),
+            ({"stream_id": ""}, "stream_id"),
+            ({"stream_id": sid, "data": "%%%"}, "data"),
+            ({"stream_id": sid, "data": "QUJ"}, "data"),  # truncated
+            ({"stream_id": sid, "data": 12}, "data"),
+            ({"stream_id": sid, "gap_s": -1}, "gap_s"),
+            ({"stream_id": sid, "gap_s": "2"}, "gap_s"),
+            ({"stream_id": sid, "reset": "yes"}, "reset"),
+            ({"stream_id": sid, "bogus": True}, "bogus"),
+        ]:
+            e = err(sidecar.call("stream_write", params), -32602)
+            assert e["data"]["param"] == param, (params, e)
+        assert err(sidecar.call("stream_close", {}), -32602)["data"]["param"] == "stream_id"
+        assert err(sidecar.call("stream_abort", {"stream_id": 7}), -32602)["data"]["param"] == "stream_id"
+        assert write(sidecar, sid, b"\x00\x00" * 1600)["received_s"] == pytest.approx(0.1)
+    finally:
+        sidecar.call("stream_abort", {"stream_id": sid})
+
+
+def test_unknown_closed_and_closing_streams_answer_unknown_stream(sidecar):
+    for method in ("stream_write", "stream_close", "stream_abort"):
+        e = err(sidecar.call(method, {"stream_id": "s99999"}), -32009, "unknown_stream")
+        assert "s99999" in e["message"]
+    sid = open_stream(sidecar, format="pcm_s16le")
+    write(sidecar, sid, pcm16(fixture_audio("weather")))
+    pending = sidecar.send("stream_close", {"stream_id": sid})
+    e = err(sidecar.call("stream_write", {"stream_id": sid, "data": b64(b"\x00\x00")}), -32009, "unknown_stream")
+    assert "closing" in e["message"]
+    err(sidecar.call("stream_close", {"stream_id": sid}), -32009, "unknown_stream")
+    result = ok(sidecar.response(pending, CLOSE_TIMEOUT))
+    assert wer(fixture_text("weather"), result["text"]) <= MAX_WER
+    for method in ("stream_write", "stream_close", "stream_abort"):
+        err(sidecar.call(method, {"stream_id": sid}), -32009, "unknown_stream")
+
+
+@pytest.mark.parametrize("garbage,fmt", [
+    ((b"This is not audio, just text pretending to be a stream.\n" * 40000)[: 2 << 20], "auto"),
+    (np.random.default_rng(7).integers(0, 256, 2 << 20, dtype=np.uint8).tobytes(), "mpegts"),
+])
+def test_garbage_fails_the_stream_and_others_go_on(sidecar, garbage, fmt):
+    good = open_stream(sidecar, format="pcm_s16le", language="en")
+    bad = open_stream(sidecar, format=fmt)
+    speech = pcm16(fixture_audio("weather"))
+    before = len(sidecar.messages)
+    failed_write = None
+    for n, i in enumerate(range(0, len(garbage), 32768)):
+        r = sidecar.call("stream_write", {"stream_id": bad, "data": b64(garbage[i:i + 32768])})
+        if "error" in r:
+            failed_write = r
+            break
+        if n < len(speech) // 3200:
+            write(sidecar, good, speech[n * 3200:(n + 1) * 3200])
+    feed(sidecar, good, speech[(n + 1) * 3200:], 3200)
+    status = sidecar.wait_for(lambda m: m.get("method") == "status" and m["params"].get("stream_id") == bad
+                              and m["params"]["stage"] == "error", 60, "error status", before)
+    assert "not audio" in status["params"]["message"] and status["params"]["request_id"] is None
+    later = sidecar.call("stream_write", {"stream_id": bad, "data": b64(b"more")})
+    e = err(later, -32003, "not_audio")
+    assert bad in e["message"]
+    if failed_write is not None:
+        err(failed_write, -32003, "not_audio")
+    result = close(sidecar, bad)
+    assert result["error"] and "not audio" in result["error"]
+    assert result["text"] == "" and result["segments"] == []
+    good_result = close(sidecar, good)
+    assert wer(fixture_text("weather"), good_result["text"]) <= MAX_WER, good_result["text"]
+
+
+# ---- limits, abort, shutdown ------------------------------------------------------------------
+def test_more_than_max_streams_is_queue_full(spawn):
+    sc = spawn(WHISPER_PRELOAD="0")
+    sc.ready()
+    ids = [open_stream(sc, format="pcm_s16le") for _ in range(16)]
+    assert len(set(ids)) == 16
+    e = err(sc.call("stream_open", {"format": "mp3"}), -32005, "queue_full")
+    assert "16" in e["message"]
+    assert ok(sc.call("gpu_status", {"wait": False}))["queue"]["streams"] == 16
+    assert ok(sc.call("stream_abort", {"stream_id": ids[0]})) == {"stream_id": ids[0], "aborted": True}
+    ids.append(open_stream(sc, format="pcm_s16le"))
+    err(sc.call("stream_open", {}), -32005, "queue_full")
+    assert sc.call("ping")["result"]["pong"] is True
+    ok(sc.call("shutdown"))
+    assert sc.proc.wait(30) == 0
+
+
+def test_max_streams_follows_the_environment(spawn):
+    sc = spawn(WHISPER_PRELOAD="0", WHISPER_MAX_STREAMS="2")
+    sc.ready()
+    open_stream(sc), open_stream(sc)
+    err(sc.call("stream_open", {}), -32005, "queue_full")
+    assert sc.close() == 0
+
+
+def test_abort_ends_a_stream_and_its_pending_close_answers_cancelled(sidecar):
+    sid = open_stream(sidecar, format="pcm_s16le", language="en", vad=False)
+    feed(sidecar, sid, pcm16(fixture_audio("story")), 32000)
+    pending = sidecar.send("stream_close", {"stream_id": sid})
+    assert ok(sidecar.call("stream_abort", {"stream_id": sid})) == {"stream_id": sid, "aborted": True}
+    err(sidecar.response(pending, 30), -32800, "cancelled")
+    err(sidecar.call("stream_write", {"stream_id": sid, "data": b64(b"\x00\x00")}), -32009, "unknown_stream")
+    err(sidecar.call("stream_abort", {"stream_id": sid}), -32009, "unknown_stream")
+    time.sleep(1.0)
+    finals_then = len([s for s in segments(sidecar, sid) if s["final"]])
+    time.sleep(1.0)
+    assert len([s for s in segments(sidecar, sid) if s["final"]]) == finals_then, "an aborted stream is quiet"
+    other = open_stream(sidecar, format="pcm_s16le", language="en")
+    feed(sidecar, other, pcm16(fixture_audio("weather")), 3200)
+    assert wer(fixture_text("weather"), close(sidecar, other)["text"]) <= MAX_WER
+
+
+@pytest.mark.parametrize("how", ["shutdown", "eof"])
+def test_shutdown_with_open_streams_cancels_pending_closes_and_exits_zero(spawn, how):
+    sc = spawn()
+    sc.ready()
+    sc.call("load_model", {}, timeout=120)
+    idle = open_stream(sc, format="mp3")
+    write(sc, idle, b"\xff\xfb" + b"\x00" * 100)
+    busy = open_stream(sc, format="pcm_s16le", language="en", vad=False)
+    feed(sc, busy, pcm16(fixture_audio("story", "weather")), 32000)
+    pending = sc.send("stream_close", {"stream_id": busy})
+    if how == "shutdown":
+        assert ok(sc.call("shutdown"))["shutting_down"] is True
+    else:
+        sc.proc.stdin.close()
+    assert sc.proc.wait(60) == 0
+    err(sc.response(pending, 10), -32800, "cancelled")
+    assert len(sc.responses_with_id(pending)) == 1
