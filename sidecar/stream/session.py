@@ -198,6 +198,12 @@ class LiveStream:
                 extra = cumulative
         return round(index / SR + extra, 3)
 
+    def received_s(self) -> float:
+        """Stream time at the end of the audio received, gaps included: also those the worker has not
+        passed yet, so a write's answer moves on by gap_s at once."""
+        with self.lock:
+            return round(self.time_of(self.received) + sum(b.gap_s for b in self._breaks), 3)
+
     def buffered_s(self) -> float:
         with self.lock:
             return round((self.received - self.committed) / SR, 3)
@@ -442,9 +448,9 @@ class LiveStream:
             lag = self.lag_s()
             self._notify("status", {
                 "request_id": None, "stream_id": self.id, "stage": "live",
-                "message": f"Live: {self.time_of(self.received):.1f} s received, {lag:.1f} s behind",
+                "message": f"Live: {self.received_s():.1f} s received, {lag:.1f} s behind",
                 "progress": None, "device": self.device, "lag_s": lag, "buffered_s": self.buffered_s(),
-                "received_s": self.time_of(self.received),
+                "received_s": self.received_s(),
             })
 
     def finished(self) -> bool:
