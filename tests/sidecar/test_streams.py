@@ -278,15 +278,17 @@ def test_a_gap_is_a_final_spanning_it_and_text_on_both_sides_survives(sidecar):
     after = fixture_audio("weather")
     sid = open_stream(sidecar, format="pcm_s16le", language="en")
     feed(sidecar, sid, pcm16(before), 3200)
+    t0 = len(before) / SR
     answer = write(sidecar, sid, gap_s=3.0)
     assert answer["stream_id"] == sid
-    feed(sidecar, sid, pcm16(after), 3200)
+    assert answer["received_s"] == pytest.approx(t0 + 3.0, abs=0.01), "stream time jumps by gap_s at once"
+    answers = feed(sidecar, sid, pcm16(after), 3200)
+    assert answers[0]["received_s"] == pytest.approx(t0 + 3.1, abs=0.01)
     result = close(sidecar, sid)
     finals = check_segments(sidecar, sid, result)
     gaps = [s for s in finals if s.get("gap")]
     assert len(gaps) == 1 and result["gaps"] == 1, finals
     gap = gaps[0]
-    t0 = len(before) / SR
     assert gap["reason"] == "gap" and gap["text"] == ""
     assert gap["start"] == pytest.approx(t0, abs=0.01) and gap["end"] == pytest.approx(t0 + 3.0, abs=0.01)
     text_before = "".join(s["text"] for s in finals if s["id"] < gap["id"])
