@@ -25,6 +25,12 @@ NAMES = ("story", "hello", "numbers", "weather")  # make_streams' default order
 REFERENCE = " ".join(fixture_text(n) for n in NAMES)
 MAX_WER = 0.25
 CLOSE_TIMEOUT = 180
+# transcribe's result plus the stream's own fields
+RESULT_KEYS = {"text", "language", "language_probability", "duration", "segments", "device", "compute_type",
+               "model", "fallback_reason", "timings", "rtf", "batch_size", "stream_id", "gaps", "dropped_s",
+               "error"}
+STATUS_KEYS = {"request_id", "stream_id", "stage", "message", "lag_s", "buffered_s", "received_s", "device",
+               "progress"}
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -145,6 +151,7 @@ def test_each_container_format_is_transcribed_as_it_arrives(sidecar, media, kind
     received = [a["received_s"] for a in answers]
     assert received == sorted(received), "received_s never goes back"
     result = close(sidecar, sid)
+    assert set(result) == RESULT_KEYS, set(result) ^ RESULT_KEYS
     finals = check_segments(sidecar, sid, result)
     assert len(finals) >= 3
     assert result["error"] is None and result["gaps"] == 0 and result["dropped_s"] == 0
@@ -174,7 +181,7 @@ def test_two_streams_at_once_are_both_transcribed(sidecar):
     a_pcm = pcm16(a_audio)
     b_pcm = pcm16(np.repeat(b_audio, 2))  # interleaved stereo: both channels the same
     a = open_stream(sidecar, format="pcm_s16le", language="en")
-    b = open_stream(sidecar, format="pcm_s16le", sample_rate=24000, channels=2, language="en")
+    b = open_stream(sidecar, format="pcm_s16le", sample_rate=24000, channels=2, language="en", partials=False)
     a_step, b_step = 3200, 24000 * 2 * 2 // 10  # 100 ms each
     for i in range(max(len(a_pcm) // a_step, len(b_pcm) // b_step) + 1):
         if i * a_step < len(a_pcm):
@@ -188,6 +195,7 @@ def test_two_streams_at_once_are_both_transcribed(sidecar):
     check_segments(sidecar, a, ra)
     check_segments(sidecar, b, rb)
     assert rb["duration"] == pytest.approx(len(b_audio) / 24000, abs=0.05)
+    assert all(s["final"] for s in segments(sidecar, b)), "partials: false sends finals only"
     assert wer(fixture_text("hello") + " " + fixture_text("numbers"), ra["text"]) <= MAX_WER, ra["text"]
     assert wer(fixture_text("weather") + " " + fixture_text("story"), rb["text"]) <= MAX_WER, rb["text"]
 
@@ -243,6 +251,7 @@ def test_real_time_stream_sends_partials_before_finals_and_a_status_every_second
     assert lives, "status lines while audio flows"
     for _, m in lives:
         p = m["params"]
+        assert set(p) == STATUS_KEYS, set(p) ^ STATUS_KEYS
         assert p["request_id"] is None and p["progress"] is None and p["message"]
         assert p["device"] in (None, "cpu", "cuda")  # null until the stream's first decode picks it
         assert p["lag_s"] >= 0 and p["buffered_s"] >= 0 and p["received_s"] >= 0
@@ -299,6 +308,20 @@ def test_a_gap_is_a_final_spanning_it_and_text_on_both_sides_survives(sidecar):
     assert wer(fixture_text("weather"), text_after) <= MAX_WER, text_after
     assert result["duration"] == pytest.approx(t0 + 3.0 + len(after) / SR, abs=0.01)
     assert result["dropped_s"] == 0
+
+
+def test_gaps_at_the_start_and_back_to_back_in_silence(sidecar):
+    sid = open_stream(sidecar, format="pcm_s16le")
+    assert write(sidecar, sid, gap_s=1.0)["received_s"] == pytest.approx(1.0)
+    write(sidecar, sid, b"\x00\x00" * (SR // 2))
+    write(sidecar, sid, gap_s=2.0)
+    answer = write(sidecar, sid, b"\x00\x00" * (SR // 2), gap_s=0.5)  # a gap, then data, in one write
+    assert answer["received_s"] == pytest.approx(4.5)
+    result = close(sidecar, sid)
+    finals = check_segments(sidecar, sid, result)
+    assert [(s["start"], s["end"], s["reason"]) for s in finals] == [
+        (0.0, 1.0, "gap"), (1.5, 3.5, "gap"), (3.5, 4.0, "gap")]
+    assert result["text"] == "" and result["gaps"] == 3 and result["duration"] == pytest.approx(4.5)
 
 
 def test_hls_with_a_missing_segment_and_a_discontinuity(sidecar, media):
