@@ -20,7 +20,7 @@ SAMPLE_RATE = 16000
 # FFmpeg probes 5 MB / 5 s by default before it returns the first frame: minutes of a live radio stream.
 _PROBE_OPTIONS = {"probesize": "32768", "analyzeduration": "500000"}
 MAX_BACKLOG_BYTES = 16 * 1024 * 1024  # bytes written but not yet demuxed
-NO_AUDIO_LIMIT_BYTES = 2 * 1024 * 1024  # this much input with no audio at all: not an audio stream
+NO_AUDIO_LIMIT_BYTES = 2 * 1024 * 1024  # this much input with no audio out: not (or no longer) audio
 MAX_RESTARTS_WITHOUT_AUDIO = 8
 
 log = logging.getLogger(__name__)
@@ -246,20 +246,26 @@ class ContainerDecoder:
 
 
 class _NoAudioLimit:
-    """What FFmpeg reads from: the pipe, until NO_AUDIO_LIMIT_BYTES went in with no audio out; then EOF.
+    """What FFmpeg reads from: the pipe, until NO_AUDIO_LIMIT_BYTES went in since the last audio came
+    out (or since the start); then EOF.
 
     Some demuxers never give up on garbage: MPEG-TS skips bytes looking for a sync byte, so on 2 MB
-    of random data it reads everything, finds no stream, and waits for more, and the stream would
-    never fail. An end of input there makes FFmpeg return, and the stream fails with a reason.
+    of random data it reads everything, finds no stream, and waits for more; MP3 skips junk after
+    good frames the same way. The stream would never fail. An end of input there makes FFmpeg
+    return, and the stream fails with a reason.
     """
 
     def __init__(self, pipe: BytePipe, decoder: "ContainerDecoder") -> None:
         self._pipe = pipe
         self._decoder = decoder
+        self._samples_seen = decoder.samples_out
+        self._mark = 0  # pipe.consumed when audio last came out
         self.tripped = False
 
     def read(self, n: int = -1) -> bytes:
-        if self._decoder.samples_out == 0 and self._pipe.consumed >= NO_AUDIO_LIMIT_BYTES:
+        if self._decoder.samples_out != self._samples_seen:
+            self._samples_seen, self._mark = self._decoder.samples_out, self._pipe.consumed
+        if self._pipe.consumed - self._mark >= NO_AUDIO_LIMIT_BYTES:
             self.tripped = True
             return b""
         return self._pipe.read(n)
