@@ -480,6 +480,24 @@ def test_garbage_fails_the_stream_and_others_go_on(sidecar, garbage, fmt):
     assert wer(fixture_text("weather"), good_result["text"]) <= MAX_WER, good_result["text"]
 
 
+def test_a_stream_that_fails_after_speech_keeps_its_text(sidecar, tmp_path):
+    mp3 = open(make_streams.make_mp3([str(AUDIO / "weather.flac")], str(tmp_path / "w.mp3")), "rb").read()
+    sid = open_stream(sidecar, format="auto", language="en")
+    feed(sidecar, sid, mp3, 4096)
+    before = len(sidecar.messages)
+    junk = b"<html><body>502 Bad Gateway</body></html>\n" * 60000  # 2.5 MB of error pages
+    for i in range(0, len(junk), 32768):
+        if "error" in sidecar.call("stream_write", {"stream_id": sid, "data": b64(junk[i:i + 32768])}):
+            break
+    sidecar.wait_for(lambda m: m.get("method") == "status" and m["params"].get("stream_id") == sid
+                     and m["params"]["stage"] == "error", 60, "error status", before)
+    err(sidecar.call("stream_write", {"stream_id": sid, "data": b64(mp3[:4096])}), -32003, "not_audio")
+    result = close(sidecar, sid)
+    check_segments(sidecar, sid, result)
+    assert result["error"] and "not audio" in result["error"]
+    assert wer(fixture_text("weather"), result["text"]) <= MAX_WER, result["text"]
+
+
 # ---- limits, abort, shutdown ------------------------------------------------------------------
 def test_more_than_max_streams_is_queue_full(spawn):
     sc = spawn(WHISPER_PRELOAD="0")
