@@ -182,7 +182,7 @@ def test_two_streams_at_once_are_both_transcribed(sidecar):
     b_pcm = pcm16(np.repeat(b_audio, 2))  # interleaved stereo: both channels the same
     a = open_stream(sidecar, format="pcm_s16le", language="en")
     b = open_stream(sidecar, format="pcm_s16le", sample_rate=24000, channels=2, language="en", partials=False)
-    a_step, b_step = 3200, 24000 * 2 * 2 // 10  # 100 ms each
+    a_step, b_step = 3200, 9601  # 100 ms each; B split mid-frame (4 bytes a stereo frame)
     for i in range(max(len(a_pcm) // a_step, len(b_pcm) // b_step) + 1):
         if i * a_step < len(a_pcm):
             write(sidecar, a, a_pcm[i * a_step:(i + 1) * a_step])
