@@ -20,7 +20,7 @@ SAMPLE_RATE = 16000
 # FFmpeg probes 5 MB / 5 s by default before it returns the first frame: minutes of a live radio stream.
 _PROBE_OPTIONS = {"probesize": "32768", "analyzeduration": "500000"}
 MAX_BACKLOG_BYTES = 16 * 1024 * 1024  # bytes written but not yet demuxed
-NO_AUDIO_LIMIT_BYTES = 2 * 1024 * 1024  # this much input with no audio at all: not an audio stream
+NO_AUDIO_LIMIT_BYTES = 2 * 1024 * 1024  # this much input with no audio out: not (or no longer) audio
 MAX_RESTARTS_WITHOUT_AUDIO = 8
 
 log = logging.getLogger(__name__)
@@ -184,18 +184,20 @@ class ContainerDecoder:
 
     def _decode_all(self, pipe: BytePipe) -> None:
         restarts = 0
+        source = _NoAudioLimit(pipe, self)
         while not pipe.eof and self.failure is None:
             before_samples, before_bytes = self.samples_out, pipe.consumed
-            error = self._demux(pipe)
-            if error is None:
+            error = self._demux(source)
+            if source.tripped:
+                error = error or "no audio found"
+            elif error is None:
                 break
             if self.samples_out > before_samples:
                 restarts = 0
             else:
                 restarts += 1
             log.info("stream decoder restarting after: %s", error)
-            no_audio_yet = self.samples_out == 0
-            if (no_audio_yet and pipe.consumed >= NO_AUDIO_LIMIT_BYTES) or restarts >= MAX_RESTARTS_WITHOUT_AUDIO:
+            if source.tripped or restarts >= MAX_RESTARTS_WITHOUT_AUDIO:
                 self._fail(f"the bytes are not audio FFmpeg can decode ({error}; "
                            f"{pipe.consumed} bytes read, {self.samples_out / SAMPLE_RATE:.1f} s of audio decoded)")
                 return
@@ -241,6 +243,32 @@ class ContainerDecoder:
     def _fail(self, reason: str) -> None:
         self.failure = reason
         self._on_failure(reason)
+
+
+class _NoAudioLimit:
+    """What FFmpeg reads from: the pipe, until NO_AUDIO_LIMIT_BYTES went in since the last audio came
+    out (or since the start); then EOF.
+
+    Some demuxers never give up on garbage: MPEG-TS skips bytes looking for a sync byte, so on 2 MB
+    of random data it reads everything, finds no stream, and waits for more; MP3 skips junk after
+    good frames the same way. The stream would never fail. An end of input there makes FFmpeg
+    return, and the stream fails with a reason.
+    """
+
+    def __init__(self, pipe: BytePipe, decoder: "ContainerDecoder") -> None:
+        self._pipe = pipe
+        self._decoder = decoder
+        self._samples_seen = decoder.samples_out
+        self._mark = 0  # pipe.consumed when audio last came out
+        self.tripped = False
+
+    def read(self, n: int = -1) -> bytes:
+        if self._decoder.samples_out != self._samples_seen:
+            self._samples_seen, self._mark = self._decoder.samples_out, self._pipe.consumed
+        if self._pipe.consumed - self._mark >= NO_AUDIO_LIMIT_BYTES:
+            self.tripped = True
+            return b""
+        return self._pipe.read(n)
 
 
 _DEMUXERS = {"aac": "aac", "adts": "aac"}

@@ -94,7 +94,7 @@ class StreamManager:
             decoder.write(data)
         self._wake()
         return {"stream_id": stream_id, "buffered_s": stream.buffered_s(), "lag_s": stream.lag_s(),
-                "received_s": stream.time_of(stream.received)}
+                "received_s": stream.received_s()}
 
     def close(self, stream_id: str) -> Future:
         """Flush and finish the stream; the future resolves with its result."""

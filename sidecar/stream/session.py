@@ -145,6 +145,9 @@ class LiveStream:
                 self._vad_to = self.received
             else:
                 self._run_vad(samples)
+            # here and not only when the stream worker plans: a worker busy with another stream's
+            # decode must not let a fast writer buffer without bound
+            self._enforce_lag()
 
     def add_break(self, gap_s: float, reason: str) -> None:
         """Audio that will never come (gap_s > 0) or a new container (gap_s == 0) at the current end."""
@@ -198,6 +201,12 @@ class LiveStream:
             if index >= at:
                 extra = cumulative
         return round(index / SR + extra, 3)
+
+    def received_s(self) -> float:
+        """Stream time at the end of the audio received, gaps included: also those the worker has not
+        passed yet, so a write's answer moves on by gap_s at once."""
+        with self.lock:
+            return round(self.time_of(self.received) + sum(b.gap_s for b in self._breaks), 3)
 
     def buffered_s(self) -> float:
         with self.lock:
@@ -454,9 +463,9 @@ class LiveStream:
             lag = self.lag_s()
             self._notify("status", {
                 "request_id": None, "stream_id": self.id, "stage": "live",
-                "message": f"Live: {self.time_of(self.received):.1f} s received, {lag:.1f} s behind",
+                "message": f"Live: {self.received_s():.1f} s received, {lag:.1f} s behind",
                 "progress": None, "device": self.device, "lag_s": lag, "buffered_s": self.buffered_s(),
-                "received_s": self.time_of(self.received),
+                "received_s": self.received_s(),
             })
 
     def finished(self) -> bool:

@@ -188,3 +188,28 @@ def test_bad_env_config_fails_fast_with_a_message(spawn):
     assert sc.proc.wait(30) != 0
     time.sleep(0.2)
     assert any("WHISPER_DEVICE" in line for line in sc.stderr_lines)
+
+
+@pytest.mark.parametrize("raw,rid", [
+    (b'{"jsonrpc": "2.0", "method": "ping", "params": 5, "id": 41}\n', 41),
+    (b'{"jsonrpc": "2.0", "method": "ping", "params": "x", "id": "p-x"}\n', "p-x"),
+    (b'{"jsonrpc": "2.0", "method": "ping", "params": null, "id": 43}\n', 43),
+    (b'{"jsonrpc": "1.0", "method": "ping", "id": "v1"}\n', "v1"),
+    (b'{"jsonrpc": "2.0", "method": 7, "id": 45.5}\n', 45.5),
+])
+def test_an_invalid_envelope_with_a_readable_id_is_answered_with_that_id(sidecar, raw, rid):
+    before = len(sidecar.messages)
+    sidecar.send_raw(raw)
+    r = sidecar.wait_for(lambda m: "error" in m, 30, "error", before)
+    assert r["id"] == rid and r["error"]["code"] == -32600, r
+    assert sidecar.call("ping")["result"]["pong"] is True
+
+
+def test_gpu_status_waits_for_the_device_decision_by_default(spawn):
+    sc = spawn(WHISPER_PRELOAD="0")
+    sc.ready()
+    snapshot = sc.send("gpu_status", {"wait": False})
+    waited = sc.send("gpu_status")
+    assert sc.response(waited, 120)["result"]["setup_complete"] is True
+    assert isinstance(sc.response(snapshot, 5)["result"]["setup_complete"], bool)
+    assert sc.call("gpu_status", {"wait": "yes"})["error"]["data"]["param"] == "wait"
