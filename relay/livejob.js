@@ -5,7 +5,8 @@
  * segments stored as they come, its partials and lag passed on.
  *
  * - A writer ahead of real time (a VOD playlist, a file that is already long) waits while the
- *   sidecar holds more than PACE_S of audio it has not committed; a real-time source never gets there.
+ *   sidecar has more than PACE_S of speech it has not decoded yet (its lag); a real-time source never
+ *   gets there. (Not on uncommitted audio: a long sentence is uncommitted until its pause comes.)
  * - The sidecar dying under the stream costs only what it had not committed: a new stream is opened
  *   and the source goes on where it is (a live source from its live edge), with a gap marked.
  * - `stop` (DELETE) ends the source; what the sidecar holds is flushed and committed.
@@ -14,7 +15,7 @@
 const { setTimeout: sleep } = require('node:timers/promises');
 const { HttpError } = require('./errors');
 
-const PACE_S = 8; // uncommitted audio the sidecar may hold before a fast writer waits
+const PACE_S = 6; // undecoded speech the sidecar may hold before a fast writer waits
 const LAG_EVERY_MS = 1000;
 const MAX_RESTARTS = 5;
 
@@ -89,7 +90,7 @@ class LiveJob {
 
   async write(bytes) {
     this.noteAnswer(await this.stream.write(bytes));
-    while (this.stream.lastWrite && this.stream.lastWrite.buffered_s > PACE_S && !this.signal.aborted) {
+    while (this.stream.lastWrite && this.stream.lastWrite.lag_s > PACE_S && !this.signal.aborted) {
       await sleep(250);
       this.noteAnswer(await this.stream.write(Buffer.alloc(0)));
     }

@@ -37,7 +37,7 @@ class SourceJobs {
   submit({ source, name, input, options, owner, id }) {
     const job = this.runner.insert({
       ...(id ? { id } : {}), source, name, options, owner, input, mediaPath: '', ownsMedia: false,
-      state: 'downloading', kind: input.follow ? 'file' : null, live: Boolean(input.follow),
+      state: input.follow ? 'running' : 'downloading', kind: input.follow ? 'file' : null, live: Boolean(input.follow),
     });
     this.start(job);
     return job;

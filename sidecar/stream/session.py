@@ -124,7 +124,6 @@ class LiveStream:
         self._silence_from: Optional[int] = None
         self._closed_at: Optional[int] = None  # a closed stretch waiting for its final decode
         self._due_since: Optional[float] = None
-        self._last_decode_audio = 0  # self.received when the last open decode ran
         self._previous: tuple = (None, [])  # (window start, normalized piece texts) of the last decode
         self._last_open: Optional[tuple] = None  # (plan, pieces) of the last open decode, for reuse
         self._last_status = 0.0
@@ -213,9 +212,9 @@ class LiveStream:
             return round((self.received - self.committed) / SR, 3)
 
     def lag_s(self) -> float:
+        """Audio received that no decode (nor the VAD's silence) has dealt with yet: a writer that is
+        ahead of real time holds back while this is high."""
         with self.lock:
-            if not self._speech_after_commit and self._closed_at is None:
-                return 0.0
             return round(max(0, self.received - max(self._decoded_to, self.committed)) / SR, 3)
 
     # ---- planning (scheduler thread) ----------------------------------------------------------
@@ -240,7 +239,9 @@ class LiveStream:
                 due = self._due_since if self._due_since is not None else now
                 return Plan(self.committed, end, True, due, self._generation)
             catching_up = self.input_ended or limit < self.received  # more audio waits than one window takes
-            if not catching_up and (self.received - self._last_decode_audio < STEP_S * SR
+            # STEP_S of audio no decode has seen yet (not "since the last decode ran": audio that came
+            # in during a decode counts, or a writer waiting for the lag to fall would wait forever)
+            if not catching_up and (self.received - max(self._decoded_to, self.committed) < STEP_S * SR
                                     or limit - self.committed < MIN_WINDOW_S * SR):
                 return None
             return Plan(self.committed, limit, False, self._last_audio_at or now, self._generation)
@@ -345,7 +346,6 @@ class LiveStream:
             if self.language is None and result.language_probability >= 0.5:
                 self.language, self.language_probability = result.language, result.language_probability
             self._decoded_to = max(self._decoded_to, plan.end)
-            self._last_decode_audio = self.received
             pieces = result.pieces
             if plan.closing:
                 commit_n, cut = len(pieces), plan.end

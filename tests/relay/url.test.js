@@ -95,19 +95,31 @@ test('loopback URLs are refused by default, also as IPv6 and IPv4-mapped literal
   }
 });
 
-test('bad URLs get clear 4xx errors', async () => {
-  const cases = [
-    [{ url: `${origin}/missing.mp3` }, 400, 'url_fetch_failed', /404/],
-    [{ url: `${origin}/page.html` }, 415, 'not_media', /text\/html/],
-    [{ url: `${origin}/empty` }, 400, 'empty_download', /empty/],
-    [{ url: `${origin}/loop` }, 400, 'url_fetch_failed', /redirected more than/],
-    [{ url: `${origin}/slow` }, 504, 'download_timeout', /longer than 2 s/],
+test('bad URLs: what needs no request is a 4xx at once, what the fetch finds is the job\'s error', async () => {
+  // The POST answers at once for every URL (issue 11): the download is part of the job, so its
+  // failures are the job's error, with the same code and message a 4xx used to carry.
+  const jobErrors = [
+    [{ url: `${origin}/missing.mp3` }, 'url_fetch_failed', /404/],
+    [{ url: `${origin}/page.html` }, 'not_media', /text\/html/],
+    [{ url: `${origin}/empty` }, 'empty_download', /empty/],
+    [{ url: `${origin}/loop` }, 'url_fetch_failed', /redirected more than/],
+    [{ url: `${origin}/slow` }, 'download_timeout', /longer than 2 s/],
+  ];
+  for (const [body, code, message] of jobErrors) {
+    const answer = await postJson(open.url, '/api/transcriptions', body);
+    assert.equal(answer.status, 202, JSON.stringify(body));
+    const { final } = await followJob(open.url, answer.body.id);
+    assert.equal(final.event, 'error', JSON.stringify(body));
+    assert.equal(final.data.error.code, code, JSON.stringify(body));
+    assert.match(final.data.error.message, message);
+  }
+  const refused = [
     [{ url: 'ftp://example.com/a.mp3' }, 400, 'invalid_url', /http and https/],
     [{ url: 'file:///etc/passwd' }, 400, 'invalid_url', /http and https/],
     [{ url: 'not a url' }, 400, 'invalid_url', /Not a URL/],
     [{ url: 42 }, 400, 'invalid_url', /string/],
   ];
-  for (const [body, status, code, message] of cases) {
+  for (const [body, status, code, message] of refused) {
     const answer = await postJson(open.url, '/api/transcriptions', body);
     assert.equal(answer.status, status, JSON.stringify(body));
     assert.equal(answer.body.error.code, code, JSON.stringify(body));
