@@ -126,11 +126,16 @@
     on('snapshot', (job) => {
       // Sent first on every (re)connection, followed by every segment so far: start over.
       $('#transcript').replaceChildren();
+      setLive(job.live);
       setState(job.state);
       setProgress(job.progress || 0);
       setMessage(job.message || '');
     });
-    on('state', (data) => setState(data.state));
+    on('state', (data) => {
+      if (data.live !== undefined) setLive(data.live);
+      setState(data.state);
+    });
+    on('lag', (data) => setMessage(`Live · ${formatSeconds(data.received_s)} received · ${data.lag_s.toFixed(1)} s behind`));
     on('status', (status) => {
       if (status.message) setMessage(status.message);
       if (status.progress !== null && status.progress !== undefined) setProgress(status.progress);
@@ -163,11 +168,28 @@
     loadGpu(); // the model is loaded now, or the device changed after a CUDA fallback
   }
 
+  /**
+   * A final is kept; a partial (live jobs: `final: false`, grey) is replaced by the next partial or
+   * final; a gap (audio that never came) is marked.
+   */
   function addSegment(segment) {
-    const line = el('p', '', 'segment');
-    line.append(el('time', clock(segment.start)), document.createTextNode(segment.text.trim()));
+    const partial = $('#transcript .partial');
+    if (partial) partial.remove();
+    const kind = segment.final === false ? 'segment partial' : (segment.gap ? 'segment gap' : 'segment');
+    const line = el('p', '', kind);
+    const text = segment.gap ? `— ${formatSeconds(segment.end - segment.start)} missing (${segment.reason || 'gap'}) —` : segment.text.trim();
+    line.append(el('time', clock(segment.start)), document.createTextNode(text));
     $('#transcript').append(line);
     line.scrollIntoView({ block: 'nearest' });
+  }
+
+  function setLive(live) {
+    $('#job').dataset.live = live ? 'true' : 'false';
+    $('#cancel').textContent = live ? 'Stop' : 'Cancel';
+  }
+
+  function formatSeconds(seconds) {
+    return `${Math.max(0, seconds || 0).toFixed(1)} s`;
   }
 
   function showDownloads(id) {
@@ -180,7 +202,7 @@
   function setState(state) {
     $('#job-state').textContent = state;
     $('#job-state').dataset.state = state;
-    $('#cancel').hidden = !(state === 'queued' || state === 'running');
+    $('#cancel').hidden = !(state === 'queued' || state === 'running' || state === 'downloading');
   }
 
   function setProgress(value) {
