@@ -21,6 +21,7 @@ class Context:
     long_repeat: Optional[int] = None  # overrides every section's long-file repeat
     out: Path = fixtures.ROOT / "bench" / "results"
     sidecar_env: dict = field(default_factory=dict)  # --sidecar-env: added to every sidecar started
+    peer_dir: Optional[Path] = None  # --whisper-streaming: a copy of ufal/whisper_streaming (live section)
     _cache: dict = field(default_factory=dict)
 
     def env(self, **extra: str) -> dict:

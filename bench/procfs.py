@@ -1,4 +1,4 @@
-"""Memory of a process from /proc/<pid>/status (Linux; psutil is not a dependency)."""
+"""Memory and CPU time of a process from /proc/<pid>/ (Linux; psutil is not a dependency)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,15 @@ def memory_kb(pid: int) -> Optional[dict]:
 
 def mib(kb: Optional[int]) -> Optional[float]:
     return None if kb is None else round(kb / 1024, 1)
+
+
+def cpu_seconds(pid: int) -> Optional[float]:
+    """User + system CPU seconds of a process so far (all its threads), or None where /proc is missing."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

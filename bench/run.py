@@ -29,6 +29,9 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--sidecar-env", action="append", default=[], metavar="KEY=VALUE",
                         help="environment for every sidecar the benchmark starts (repeatable), "
                              "e.g. OMP_WAIT_POLICY=PASSIVE")
+    parser.add_argument("--whisper-streaming", type=Path, metavar="DIR",
+                        help="a copy of github.com/ufal/whisper_streaming (never committed here): the live "
+                             "section runs its simulation beside ours (default: $WHISPER_STREAMING_DIR)")
     parser.add_argument("--out", type=Path, default=Context.out, help="results folder (default bench/results)")
     parser.add_argument("--render", type=Path, metavar="JSON",
                         help="only rewrite the markdown of a saved run (latest.json) next to it, and print it")
@@ -64,7 +67,7 @@ def main(argv=None) -> int:
     if not args.verbose:  # faster-whisper logs every file it processes
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     ctx = Context(quick=args.quick, repeat=args.repeat, long_repeat=args.long_repeat, out=args.out,
-                  sidecar_env=args.env)
+                  sidecar_env=args.env, peer_dir=args.whisper_streaming)
     ctx.out.mkdir(parents=True, exist_ok=True)
     info = machine.describe()
     info["gpu"] = machine.gpu()

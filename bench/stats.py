@@ -36,3 +36,13 @@ def summary(values: list) -> dict:
         "n": len(clean),
         "values": [rnd(v, 4) for v in clean],
     }
+
+
+def percentile(values: Iterable[float], q: float) -> Optional[float]:
+    """The q-th percentile (0..100) with linear interpolation between the closest ranks."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    k = (len(values) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
