@@ -172,23 +172,20 @@ class StreamManager:
             # status lines keep their once-a-second beat while the worker sits in a long decode
             threading.Thread(target=self._tick, name="stream-status", daemon=True).start()
 
+    def _open_streams(self) -> Optional[list]:
+        """The open streams, or None once the manager has stopped."""
+        with self._cond:
+            return None if self._stopped else list(self._streams.values())
+
     def _tick(self) -> None:
-        while True:
-            with self._cond:
-                if self._stopped:
-                    return
-                streams = list(self._streams.values())
+        while (streams := self._open_streams()) is not None:
             now = self._clock()
             for stream in streams:
                 stream.maybe_status(now)
             time.sleep(TICK_S)
 
     def _work(self) -> None:
-        while True:
-            with self._cond:
-                if self._stopped:
-                    return
-                streams = list(self._streams.values())
+        while (streams := self._open_streams()) is not None:
             now = self._clock()
             best = None
             for stream in streams:
