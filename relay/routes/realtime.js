@@ -42,6 +42,13 @@ function shapeOf(headers) {
 /** Args (plugin options): {sidecar, streams (StreamCounter), realtime?: {maxLagS}}. */
 async function realtimeRoutes(app, { sidecar, streams, realtime = {} }) {
   await app.register(websocket, { options: { maxPayload: MAX_PAYLOAD, handleProtocols } });
+  // An upgrade request that is answered instead of upgraded (401, 429, 404) keeps its socket: Node's
+  // HTTP server lets go of it at the upgrade, so nobody would end it. End it once the answer is out,
+  // and whenever a client half-closes an upgrade socket.
+  app.server.on('upgrade', (req, socket) => socket.once('end', () => socket.end()));
+  app.addHook('onResponse', async (request) => {
+    if (String(request.headers.upgrade || '').toLowerCase() === 'websocket') request.raw.socket.end();
+  });
 
   app.route({
     method: 'GET',

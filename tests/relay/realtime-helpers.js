@@ -15,6 +15,9 @@ const { OpenAIRealtimeWS } = require('openai/realtime/ws');
 const { findPythonSync } = require('../../node_bridge');
 const { ROOT, AUDIO, tempDir } = require('./helpers');
 
+/** The `ws` WebSocket class the SDK's realtime client uses (for the raw frames the SDK cannot send). */
+const SdkWebSocket = require(require.resolve('ws', { paths: [path.dirname(require.resolve('openai'))] }));
+
 const RATE = 24000;
 const BYTES_PER_100MS = RATE * 2 / 10;
 
@@ -92,7 +95,10 @@ async function connect(front, { apiKey = 'sk-none', headers = {}, model = 'whisp
   await new Promise((resolve, reject) => {
     rt.socket.once('open', resolve);
     rt.socket.once('error', reject);
-    rt.socket.once('unexpected-response', (req, res) => reject(new Error(`upgrade answered ${res.statusCode}`)));
+    rt.socket.once('unexpected-response', (req, res) => {
+      req.destroy();
+      reject(new Error(`upgrade answered ${res.statusCode}`));
+    });
   });
   return recorder;
 }
@@ -155,4 +161,4 @@ const TYPES = {
   completed: 'conversation.item.input_audio_transcription.completed',
 };
 
-module.exports = { RATE, BYTES_PER_100MS, TYPES, pcm24k, wav, tlsFront, connect, record, sendPcm, silence };
+module.exports = { SdkWebSocket, RATE, BYTES_PER_100MS, TYPES, pcm24k, wav, tlsFront, connect, record, sendPcm, silence };
