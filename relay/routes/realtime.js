@@ -50,6 +50,19 @@ async function realtimeRoutes(app, { sidecar, streams, realtime = {} }) {
     if (String(request.headers.upgrade || '').toLowerCase() === 'websocket') request.raw.socket.end();
   });
 
+  // Answers before an upgrade (401, 429) in OpenAI's error shape, as the other /v1 routes do.
+  app.setErrorHandler((err, request, reply) => {
+    const status = err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error(err);
+    if (err.headers) reply.headers(err.headers);
+    reply.code(status).send({ error: {
+      message: status === 500 ? 'The relay failed; see its log.' : err.message,
+      type: status >= 500 ? 'server_error' : 'invalid_request_error',
+      param: (err.details && err.details.param) || null,
+      code: status === 500 ? 'internal_error' : err.code || null,
+    } });
+  });
+
   app.route({
     method: 'GET',
     url: '/v1/realtime',
