@@ -228,10 +228,125 @@ export interface RestartInfo {
   fallbackReason: string | null;
 }
 
+/** stream_open's params (see the sidecar's stream_open_params). */
+export interface StreamOpenParams {
+  /** 'auto' sniffs a container; 'pcm_s16le' is raw little-endian 16-bit PCM at sample_rate/channels. */
+  format?: 'auto' | 'pcm_s16le' | (string & {});
+  /** 8000–48000, pcm_s16le only (default 16000). */
+  sample_rate?: number;
+  /** 1 or 2, pcm_s16le only. */
+  channels?: number;
+  language?: string | null;
+  task?: 'transcribe' | 'translate';
+  model?: string;
+  device?: string;
+  initial_prompt?: string | null;
+  beam_size?: number;
+  /** Silero VAD turns (default true); false: turns end only on reset(). */
+  vad?: boolean;
+  /** Send partial segments (final: false) between finals (default true). */
+  partials?: boolean;
+  /** A pause this long ends a turn (100–5000, default 500). */
+  silence_ms?: number;
+  /** Audio further behind than this is dropped as a marked gap (30–3600, default 60). */
+  max_lag_s?: number;
+}
+
+/** What stream_open answered. */
+export interface StreamInfo {
+  stream_id: string;
+  format: string;
+  model: string | null;
+  language: string | null;
+  vad: boolean;
+  [key: string]: unknown;
+}
+
+/** A live stream's segment: partials (final: false) are replaced by the next partial or final; finals never change. */
+export interface StreamSegment {
+  id: number;
+  /** Seconds of stream time (audio received plus gaps). */
+  start: number;
+  end: number;
+  text: string;
+  final: boolean;
+  /** Audio that never came or was dropped (text ''), with its reason. */
+  gap?: boolean;
+  reason?: string;
+  [key: string]: unknown;
+}
+
+/** Params of a stream's `speech` notification. */
+export interface StreamSpeech {
+  request_id: null;
+  stream_id: string;
+  /** started: speech began at `time`; stopped: a pause of silence_ms after speech that ended at `time`;
+   *  committed: every final of the turn (ids < next_id) has been sent. */
+  event: 'started' | 'stopped' | 'committed';
+  time: number;
+  next_id: number;
+}
+
+/** Params of a stream's `status` notification (stage 'live' about once a second while audio flows). */
+export interface StreamStatus extends SidecarStatus {
+  stream_id: string;
+  lag_s?: number;
+  buffered_s?: number;
+  received_s?: number;
+}
+
+/** What write(), gap() and reset() resolve with. */
+export interface StreamWriteResult {
+  stream_id: string;
+  buffered_s: number;
+  lag_s: number;
+  received_s: number;
+  [key: string]: unknown;
+}
+
+export type StreamState = 'open' | 'closing' | 'closed' | 'aborted' | 'lost';
+
+export interface SidecarStreamEvents {
+  segment: [segment: StreamSegment, notification: { stream_id: string; segment: StreamSegment }];
+  status: [status: StreamStatus];
+  speech: [speech: StreamSpeech];
+  /** The sidecar process ended under the stream; open a new one to go on. */
+  lost: [error: SidecarError];
+  end: [state: StreamState];
+}
+
+type StreamListener<K extends keyof SidecarStreamEvents> = (...args: SidecarStreamEvents[K]) => void;
+
+export declare class SidecarStream extends EventEmitter {
+  readonly id: string;
+  readonly info: StreamInfo;
+  readonly state: StreamState;
+  readonly lastWrite: StreamWriteResult | null;
+  write(bytes: Uint8Array): Promise<StreamWriteResult>;
+  gap(seconds: number, options?: { bytes?: Uint8Array }): Promise<StreamWriteResult>;
+  /** The next bytes start a new container; on PCM: everything so far is a finished turn, commit it now. */
+  reset(): Promise<StreamWriteResult>;
+  /** Flushes and finishes: the result (text, segments, duration, device, …). */
+  close(): Promise<Record<string, unknown>>;
+  abort(): Promise<{ stream_id: string; aborted: boolean }>;
+  on<K extends keyof SidecarStreamEvents>(event: K, listener: StreamListener<K>): this;
+  once<K extends keyof SidecarStreamEvents>(event: K, listener: StreamListener<K>): this;
+  off<K extends keyof SidecarStreamEvents>(event: K, listener: StreamListener<K>): this;
+}
+
+export interface OpenStreamOptions {
+  onSegment?: StreamListener<'segment'>;
+  onStatus?: StreamListener<'status'>;
+  onSpeech?: StreamListener<'speech'>;
+  timeout?: number;
+}
+
 export interface WhisperSidecarEvents {
   ready: [info: ReadyInfo];
   status: [status: SidecarStatus];
   segment: [notification: SegmentNotification];
+  /** A live stream's turn event (also emitted on the stream itself). */
+  speech: [speech: StreamSpeech];
   stderr: [line: string];
   exit: [info: ExitInfo];
   restart: [info: RestartInfo];
@@ -259,6 +374,8 @@ export declare class WhisperSidecar extends EventEmitter {
   gpuStatus(params?: { recheck?: boolean; wait?: boolean }, options?: RequestOptions): Promise<GpuStatus>;
   loadModel(params?: { model?: string; device?: string }, options?: RequestOptions): Promise<Record<string, unknown>>;
   transcribe(path: string, params?: TranscribeParams, options?: TranscribeOptions): Promise<TranscribeResult>;
+  /** stream_open: a live stream to write bytes to; segments, speech and status come as events. */
+  openStream(params?: StreamOpenParams, options?: OpenStreamOptions): Promise<SidecarStream>;
   request<T = unknown>(method: string, params?: object, options?: RequestOptions & { retries?: number }): Promise<T>;
 
   on<K extends keyof WhisperSidecarEvents>(event: K, listener: Listener<K>): this;

@@ -10,9 +10,11 @@ const { SidecarError, ErrorCodes, ClientKinds } = require('./lib/errors');
 const { attachConsoleReporter } = require('./lib/reporter');
 const { findPython, findPythonSync } = require('./lib/python');
 const { States } = require('./lib/supervisor');
+const { SidecarStream } = require('./lib/stream');
 
 module.exports = {
   WhisperSidecar,
+  SidecarStream,
   SidecarError,
   ErrorCodes,
   ClientKinds,

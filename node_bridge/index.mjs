@@ -3,6 +3,7 @@ import bridge from './index.js';
 
 export const {
   WhisperSidecar,
+  SidecarStream,
   SidecarError,
   ErrorCodes,
   ClientKinds,

@@ -149,5 +149,5 @@
 
   setUpKeyForm();
   setUpDownloads();
-  window.relayClient = { apiFetch, headers, onKeyEntered, streamEvents, askForKey };
+  window.relayClient = { apiFetch, headers, onKeyEntered, streamEvents, askForKey, key };
 })();

@@ -15,6 +15,7 @@ const { transcriptionRoutes } = require('./routes/transcriptions');
 const { eventRoutes } = require('./routes/events');
 const { openaiRoutes } = require('./routes/openai');
 const { systemRoutes } = require('./routes/system');
+const { realtimeRoutes } = require('./routes/realtime');
 const { securityPlugin } = require('./auth/plugin');
 const { keyRingFromConfig } = require('./auth/keys');
 const { jobAdmission, StreamCounter } = require('./auth/limits');
@@ -65,6 +66,7 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
   app.register(eventRoutes, deps);
   app.register(openaiRoutes, deps);
   app.register(systemRoutes, deps);
+  app.register(realtimeRoutes, deps);
 
   app.addHook('onReady', async () => {
     runner.resume();

@@ -71,10 +71,10 @@ class WhisperSidecar extends EventEmitter {
    * Opens a live stream (`stream_open`): write bytes as they arrive, get partial and final segments
    * as they are decoded. If the sidecar process dies, the stream emits 'lost'; open a new one.
    * @param {object} [params] format, language, task, model, vad, partials, silence_ms, max_lag_s, …
-   * @param {{onSegment?: Function, onStatus?: Function, timeout?: number}} [options]
+   * @param {{onSegment?: Function, onStatus?: Function, onSpeech?: Function, timeout?: number}} [options]
    * @returns {Promise<SidecarStream>}
    */
-  async openStream(params = {}, { onSegment, onStatus, timeout } = {}) {
+  async openStream(params = {}, { onSegment, onStatus, onSpeech, timeout } = {}) {
     if (params === null || typeof params !== 'object' || Array.isArray(params)) {
       throw new TypeError(`openStream() params must be an object, received ${JSON.stringify(params)}`);
     }
@@ -87,12 +87,13 @@ class WhisperSidecar extends EventEmitter {
     });
     if (onSegment) stream.on('segment', onSegment);
     if (onStatus) stream.on('status', onStatus);
+    if (onSpeech) stream.on('speech', onSpeech);
     this.streams.set(info.stream_id, stream);
     return stream;
   }
 
   routeToStreams(event, args) {
-    if (event === 'segment' || event === 'status') {
+    if (event === 'segment' || event === 'status' || event === 'speech') {
       const body = args[0];
       const stream = body && body.stream_id ? this.streams.get(body.stream_id) : null;
       if (stream) stream.handleNotification(event, body);

@@ -4,7 +4,8 @@
  * SidecarStream: one live stream on the sidecar (stream_open … stream_close), as an EventEmitter.
  *
  * Events: 'segment' (the segment: partials have final === false), 'status' (stage 'live' with lag_s,
- * buffered_s; 'error'; 'fallback'), 'lost' (the sidecar process ended under the stream: a SidecarError
+ * buffered_s; 'error'; 'fallback'), 'speech' ({event: 'started'|'stopped'|'committed', time, next_id}:
+ * the turns the VAD hears, and 'committed' once every final of a turn (ids < next_id) is out), 'lost' (the sidecar process ended under the stream: a SidecarError
  * of kind 'exited'; the stream is gone and a caller that wants to go on opens a new one), 'end'.
  */
 
@@ -91,6 +92,7 @@ class SidecarStream extends EventEmitter {
   handleNotification(method, params) {
     if (method === 'segment') this.emit('segment', params.segment, params);
     else if (method === 'status') this.emit('status', params);
+    else if (method === 'speech') this.emit('speech', params);
   }
 
   /** Called by the sidecar object when the process under the stream ended. */

@@ -171,6 +171,8 @@ class Supervisor {
       this.emit('status', body);
     } else if (method === 'segment') {
       this.emit('segment', body);
+    } else if (method === 'speech') {
+      this.emit('speech', body); // a live stream's turns: started, stopped, committed
     } else {
       this.log.debug(`unknown notification ${method}`);
       this.emit('notification', method, params);

@@ -1,0 +1,249 @@
+'use strict';
+
+/**
+ * The wire side of /v1/realtime?intent=transcription: reading client events, OpenAI's error event,
+ * and the session object in both shapes the SDKs speak.
+ *
+ * Two shapes (OpenAI's beta and GA Realtime APIs):
+ *   beta  `transcription_session.update` {session: {input_audio_format: 'pcm16',
+ *         input_audio_transcription: {model, language, prompt}, turn_detection}};
+ *         answered with `transcription_session.created` / `.updated`.
+ *   ga    `session.update` {session: {type: 'transcription', audio: {input: {format: {type: 'audio/pcm',
+ *         rate: 24000}, transcription, turn_detection}}}}; answered with `session.created` / `.updated`.
+ * Internally a session's settings are one plain object (see DEFAULT_SETTINGS).
+ */
+
+const crypto = require('node:crypto');
+
+const SAMPLE_RATE = 24000; // pcm16 in OpenAI's Realtime API: 24 kHz, mono, little-endian
+const BYTES_PER_MS = (SAMPLE_RATE * 2) / 1000;
+/** OpenAI's hosted model names run on the sidecar's default model (as on /v1/audio/transcriptions). */
+const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
+/** The sidecar's silence_ms range. */
+const SILENCE_MS = { min: 100, max: 5000 };
+
+const DEFAULT_SETTINGS = Object.freeze({
+  model: 'whisper-1',
+  language: null,
+  prompt: null,
+  turnDetection: Object.freeze({ type: 'server_vad', threshold: 0.5, prefix_padding_ms: 300, silence_duration_ms: 500 }),
+});
+
+/** A client's mistake: becomes OpenAI's error event; the socket stays open. */
+class RealtimeError extends Error {
+  constructor(code, message, { param = null, type = 'invalid_request_error' } = {}) {
+    super(message);
+    this.name = 'RealtimeError';
+    this.code = code;
+    this.param = param;
+    this.type = type;
+  }
+}
+
+function newId(prefix) {
+  return `${prefix}_${crypto.randomBytes(9).toString('base64url')}`;
+}
+
+/** OpenAI's error event for `err` (a RealtimeError, or anything else as a server_error). */
+function errorEvent(err, clientEventId = null) {
+  const known = err instanceof RealtimeError;
+  return {
+    type: 'error',
+    error: {
+      type: known ? err.type : 'server_error',
+      code: known ? err.code : 'server_error',
+      message: err.message || String(err),
+      param: known ? err.param : null,
+      event_id: clientEventId,
+    },
+  };
+}
+
+/**
+ * Parses one text frame. Returns the event object ({type, ...}). Raises RealtimeError
+ * (invalid_json, invalid_event) for anything that is not an event.
+ */
+function parseClientEvent(text) {
+  let event;
+  try {
+    event = JSON.parse(text);
+  } catch (err) {
+    throw new RealtimeError('invalid_json', `The event is not valid JSON: ${err.message}`);
+  }
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) {
+    throw new RealtimeError('invalid_event', 'An event must be a JSON object with a "type".');
+  }
+  if (typeof event.type !== 'string' || event.type === '') {
+    throw new RealtimeError('invalid_event', 'The event has no "type".', { param: 'type' });
+  }
+  return event;
+}
+
+/** The audio of an input_audio_buffer.append: a Buffer of whole pcm16 samples. Raises RealtimeError. */
+function decodeAppend(event, maxBytes) {
+  const audio = event.audio;
+  if (typeof audio !== 'string') {
+    throw new RealtimeError('invalid_value', 'input_audio_buffer.append needs "audio": base64 PCM16 (24 kHz mono).',
+      { param: 'audio' });
+  }
+  const encodedLimit = Math.ceil(maxBytes / 3) * 4;
+  if (audio.length > encodedLimit) {
+    throw new RealtimeError('audio_too_large', `One append may carry at most ${maxBytes} bytes of audio `
+      + `(${Math.round(maxBytes / BYTES_PER_MS / 1000)} s); this one has ~${Math.floor((audio.length * 3) / 4)}. `
+      + 'Send it in smaller appends.', { param: 'audio' });
+  }
+  if (audio.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(audio)) {
+    throw new RealtimeError('invalid_value', 'The "audio" of input_audio_buffer.append is not base64.', { param: 'audio' });
+  }
+  const bytes = Buffer.from(audio, 'base64');
+  if (bytes.length % 2 !== 0) {
+    throw new RealtimeError('invalid_value', 'PCM16 audio has 2 bytes a sample; this append has an odd number of bytes.',
+      { param: 'audio' });
+  }
+  return bytes;
+}
+
+/**
+ * Reads a transcription_session.update (beta) or session.update (GA) into new settings.
+ * Returns: {shape: 'beta'|'ga', settings}. Raises RealtimeError naming the bad field; nothing changes then.
+ */
+function readSessionUpdate(event, current) {
+  const session = event.session;
+  if (session === null || typeof session !== 'object' || Array.isArray(session)) {
+    throw new RealtimeError('invalid_value', `${event.type} needs a "session" object.`, { param: 'session' });
+  }
+  if (event.type === 'transcription_session.update') {
+    return { shape: 'beta', settings: readBeta(session, current) };
+  }
+  if (session.type !== undefined && session.type !== 'transcription') {
+    throw new RealtimeError('unsupported_session_type', `This relay serves transcription sessions only; `
+      + `session.type ${JSON.stringify(session.type)} is not supported. Use "transcription".`, { param: 'session.type' });
+  }
+  return { shape: 'ga', settings: readGa(session, current) };
+}
+
+function readBeta(session, current) {
+  const next = { ...current };
+  if (session.input_audio_format !== undefined && session.input_audio_format !== 'pcm16') {
+    throw new RealtimeError('unsupported_audio_format', `input_audio_format ${JSON.stringify(session.input_audio_format)} `
+      + 'is not supported here: send "pcm16" (24 kHz mono).', { param: 'session.input_audio_format' });
+  }
+  if (session.input_audio_transcription !== undefined) {
+    Object.assign(next, readTranscription(session.input_audio_transcription, 'session.input_audio_transcription', current));
+  }
+  if (session.turn_detection !== undefined) {
+    next.turnDetection = readTurnDetection(session.turn_detection, 'session.turn_detection', current);
+  }
+  return next;
+}
+
+function readGa(session, current) {
+  const next = { ...current };
+  const input = session.audio && session.audio.input;
+  if (!input) return next;
+  if (input.format !== undefined && input.format !== null) {
+    const { type, rate } = input.format;
+    if (type !== 'audio/pcm' || (rate !== undefined && rate !== SAMPLE_RATE)) {
+      throw new RealtimeError('unsupported_audio_format', `audio.input.format ${JSON.stringify(input.format)} is not `
+        + `supported here: send {"type": "audio/pcm", "rate": ${SAMPLE_RATE}}.`, { param: 'session.audio.input.format' });
+    }
+  }
+  if (input.transcription !== undefined) {
+    Object.assign(next, readTranscription(input.transcription, 'session.audio.input.transcription', current));
+  }
+  if (input.turn_detection !== undefined) {
+    next.turnDetection = readTurnDetection(input.turn_detection, 'session.audio.input.turn_detection', current);
+  }
+  return next;
+}
+
+function readTranscription(value, param, current) {
+  if (value === null) return { model: DEFAULT_SETTINGS.model, language: null, prompt: null };
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new RealtimeError('invalid_value', `${param} must be an object {model, language, prompt}.`, { param });
+  }
+  const out = { model: current.model, language: current.language, prompt: current.prompt };
+  for (const name of ['model', 'language', 'prompt']) {
+    if (value[name] === undefined) continue;
+    if (value[name] !== null && typeof value[name] !== 'string') {
+      throw new RealtimeError('invalid_value', `${param}.${name} must be a string.`, { param: `${param}.${name}` });
+    }
+    out[name] = value[name] === '' ? null : value[name];
+  }
+  if (out.model === null) out.model = DEFAULT_SETTINGS.model;
+  return out;
+}
+
+function readTurnDetection(value, param, current) {
+  if (value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new RealtimeError('invalid_value', `${param} must be an object or null.`, { param });
+  }
+  const type = value.type === undefined ? 'server_vad' : value.type;
+  if (type !== 'server_vad') {
+    throw new RealtimeError('unsupported_turn_detection', `${param}.type ${JSON.stringify(type)} is not supported here: `
+      + 'use "server_vad", or null to commit turns with input_audio_buffer.commit.', { param: `${param}.type` });
+  }
+  const base = current.turnDetection || DEFAULT_SETTINGS.turnDetection;
+  const out = { type, threshold: base.threshold, prefix_padding_ms: base.prefix_padding_ms,
+    silence_duration_ms: base.silence_duration_ms };
+  for (const name of ['threshold', 'prefix_padding_ms', 'silence_duration_ms']) {
+    if (value[name] === undefined) continue;
+    if (typeof value[name] !== 'number' || !Number.isFinite(value[name]) || value[name] < 0) {
+      throw new RealtimeError('invalid_value', `${param}.${name} must be a number >= 0.`, { param: `${param}.${name}` });
+    }
+    out[name] = value[name];
+  }
+  if (out.threshold > 1) {
+    throw new RealtimeError('invalid_value', `${param}.threshold must be between 0 and 1.`, { param: `${param}.threshold` });
+  }
+  const ms = out.silence_duration_ms;
+  if (!Number.isInteger(ms) || ms < SILENCE_MS.min || ms > SILENCE_MS.max) {
+    throw new RealtimeError('invalid_value', `${param}.silence_duration_ms must be a whole number of ms from `
+      + `${SILENCE_MS.min} to ${SILENCE_MS.max}.`, { param: `${param}.silence_duration_ms` });
+  }
+  return out;
+}
+
+/** The session object of a `.created` / `.updated` event in `shape`. */
+function sessionObject(id, shape, settings) {
+  const transcription = { model: settings.model, language: settings.language, prompt: settings.prompt };
+  const turnDetection = settings.turnDetection ? { ...settings.turnDetection } : null;
+  if (shape === 'beta') {
+    return {
+      id, object: 'realtime.transcription_session', input_audio_format: 'pcm16',
+      input_audio_transcription: transcription, turn_detection: turnDetection,
+      input_audio_noise_reduction: null, include: null,
+    };
+  }
+  return {
+    type: 'transcription', id, object: 'realtime.transcription_session',
+    audio: { input: { format: { type: 'audio/pcm', rate: SAMPLE_RATE }, transcription, turn_detection: turnDetection,
+      noise_reduction: null } },
+    include: [],
+  };
+}
+
+/** `transcription_session.created` (beta) or `session.created` (GA). */
+function sessionEventType(shape, what) {
+  return shape === 'beta' ? `transcription_session.${what}` : `session.${what}`;
+}
+
+/** What the sidecar's stream_open gets for these settings. */
+function streamParams(settings, { maxLagS } = {}) {
+  const params = {
+    format: 'pcm_s16le', sample_rate: SAMPLE_RATE, channels: 1, partials: true,
+    vad: settings.turnDetection !== null,
+  };
+  if (settings.turnDetection) params.silence_ms = settings.turnDetection.silence_duration_ms;
+  if (settings.language) params.language = settings.language;
+  if (settings.prompt) params.initial_prompt = settings.prompt;
+  if (settings.model && !HOSTED_MODELS.test(settings.model)) params.model = settings.model;
+  if (maxLagS) params.max_lag_s = maxLagS;
+  return params;
+}
+
+module.exports = {
+  SAMPLE_RATE, BYTES_PER_MS, DEFAULT_SETTINGS, RealtimeError, newId, errorEvent, parseClientEvent, decodeAppend,
+  readSessionUpdate, sessionObject, sessionEventType, streamParams,
+};
