@@ -59,9 +59,10 @@ async function finishedJob(key) {
   return created.body.id;
 }
 
-/** What a request to a route sends: bodies for the routes that need one, the job id for :id. */
+/** What a request to a route sends: bodies for the routes that need one, the job id for :id, a model
+ * the relay serves for a wildcard (/v1/models/*). */
 function sampleRequest({ method, url }, jobId) {
-  const route = url.replace(':id', jobId);
+  const route = url.replace(':id', jobId).replace(/\*$/, 'whisper-1');
   if (method === 'POST' && url === '/api/transcriptions') return { route, json: { path: 'hello.flac', language: 'en' } };
   if (method === 'POST' && url.startsWith('/v1/audio/')) {
     return { route, form: () => audioForm(fixture('hello.flac'), { model: 'whisper-1', response_format: 'text' }) };
