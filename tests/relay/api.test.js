@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const {
   AUDIO, fixture, fixtureText, tempDir, startSidecar, startRelay, uploadFile, postJson, getJson, followJob,
-  readEvents, wordRecall,, HELLO_MIN_RECALL } = require('./helpers');
+  readEvents, wordRecall, HELLO_MIN_RECALL } = require('./helpers');
 
 let sidecar;
 let relay;
