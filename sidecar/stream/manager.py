@@ -249,4 +249,4 @@ class StreamManager:
 
 def _priority(plan: Plan) -> tuple:
     # finals (closed stretches) first, then the longest-waiting
-    return (0 if plan.closing or plan.final_bound else 1, plan.due)
+    return (0 if plan.closing else 1, plan.due)

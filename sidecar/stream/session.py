@@ -65,7 +65,6 @@ class Plan:
     closing: bool  # commit everything decoded
     due: float  # monotonic time the work became due (for fairness)
     generation: int
-    final_bound: bool = False  # decoded at the start of a pause: likely the stretch's final decode
 
 
 @dataclass
@@ -240,18 +239,12 @@ class LiveStream:
                 due = self._due_since if self._due_since is not None else now
                 return Plan(self.committed, end, True, due, self._generation)
             catching_up = self.input_ended or limit < self.received  # more audio waits than one window takes
-            # Speech just paused (PAUSE_S of silence) and no decode has seen its end: decode now, so the
-            # decode is done (and reused as the final) by the time the pause reaches silence_ms.
-            pausing = (self._vad is not None and not self._in_speech and self._speech_end is not None
-                       and self._vad_to - self._speech_end >= PAUSE_S * SR
-                       and max(self._decoded_to, self.committed) < self._speech_end)
             # STEP_S of audio no decode has seen yet (not "since the last decode ran": audio that came
             # in during a decode counts, or a writer waiting for the lag to fall would wait forever)
-            if not (catching_up or pausing) and (self.received - max(self._decoded_to, self.committed) < STEP_S * SR
-                                                 or limit - self.committed < MIN_WINDOW_S * SR):
+            if not catching_up and (self.received - max(self._decoded_to, self.committed) < STEP_S * SR
+                                    or limit - self.committed < MIN_WINDOW_S * SR):
                 return None
-            return Plan(self.committed, limit, False, self._last_audio_at or now, self._generation,
-                        final_bound=pausing)
+            return Plan(self.committed, limit, False, self._last_audio_at or now, self._generation)
 
     def _settle(self) -> None:
         """Close a stretch after a pause; pass silence and breaks that need no decode."""
@@ -354,20 +347,16 @@ class LiveStream:
                 self.language, self.language_probability = result.language, result.language_probability
             self._decoded_to = max(self._decoded_to, plan.end)
             pieces = result.pieces
-            # the pause was confirmed while this open decode ran, and it heard the speech to its end:
-            # it is the stretch's final decode
-            closing = plan.closing or (self._closed_at is not None and self._speech_end is not None
-                                       and plan.end >= self._speech_end)
-            if closing:
-                commit_n, cut = len(pieces), plan.end if plan.closing else max(plan.end, self._closed_at)
+            if plan.closing:
+                commit_n, cut = len(pieces), plan.end
                 tail = plan.start + int(pieces[-1].end * SR) if pieces else plan.start
-                if (pieces and tail > plan.start + SR // 2 and cut - tail > SR
-                        and self._speech_between(tail + SR // 4, cut)):
+                if (pieces and tail > plan.start + SR // 2 and plan.end - tail > SR
+                        and self._speech_between(tail + SR // 4, plan.end)):
                     cut = tail  # Whisper stopped early: what it skipped is decoded again, not lost
             else:
                 commit_n, cut = self._stable(plan, pieces)
                 self._last_open = (plan, pieces)
-            self._commit(plan, pieces, commit_n, cut, closing)
+            self._commit(plan, pieces, commit_n, cut, plan.closing)
 
     def _commit(self, plan: Plan, pieces: List[Piece], commit_n: int, cut: Optional[int], closing: bool) -> None:
         """Emit the first ``commit_n`` pieces as finals and the rest as the partial; cut at ``cut``."""
