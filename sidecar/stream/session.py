@@ -368,7 +368,9 @@ class LiveStream:
             self._advance(cut)
             self._previous = (None, [])
             self._last_open = None
-            if closing and cut >= plan.end and (self._closed_at is not None or not self._breaks):
+            # the turn is whole unless Whisper stopped early (cut short of the stretch's end)
+            whole = cut >= min(plan.end, self._closed_at if self._closed_at is not None else plan.end)
+            if closing and whole and (self._closed_at is not None or not self._breaks):
                 self._speech_event("committed", cut)
             if closing or cut >= plan.end:
                 self._closed_at = None
