@@ -248,15 +248,21 @@ class LiveStream:
 
     def _settle(self) -> None:
         """Close a stretch after a pause; pass silence and breaks that need no decode."""
-        if self._vad is not None and self._speech_after_commit and self._closed_at is None:
+        if self._vad is not None and (self._speech_after_commit or self._turn_open) and self._closed_at is None:
             trailing = self._vad_to - (self._speech_end or self._vad_to)
-            if not self._in_speech and self._speech_end is not None and trailing >= self.options.silence_s * SR:
-                self._closed_at = min(self.received, self._speech_end + int(PAD_S * SR))
+            paused = not self._in_speech and trailing >= self.options.silence_s * SR
+            if self._speech_end is not None and (paused or self.input_ended):
                 if self._turn_open:
                     self._turn_open = False
                     self._speech_event("stopped", self._speech_end)
-                self._due_since = self._clock()
-                self._reuse_last_decode()
+                if not self._speech_after_commit:
+                    # two decodes agreed on the whole turn before the pause: its finals are all out
+                    self._speech_event("committed", self.committed)
+                elif paused:
+                    self._closed_at = min(self.received, self._speech_end + int(PAD_S * SR))
+                    self._due_since = self._clock()
+                    self._reuse_last_decode()
+                # else the input ended mid-speech: plan() decodes up to its end, and that commits the turn
         if self._vad is not None and not self._speech_after_commit:
             # nothing to say: move the commit point along, keeping a little audio before speech
             limit = self._breaks[0].at if self._breaks else self.received

@@ -280,6 +280,45 @@ def test_real_time_stream_sends_partials_before_finals_and_a_status_every_second
     assert wer(fixture_text("story"), result["text"]) <= MAX_WER, result["text"]
 
 
+def test_every_turn_heard_is_stopped_and_committed_after_its_finals(sidecar):
+    """Speech events at real time: each turn the VAD hears gets started, stopped and committed, and a
+    turn's finals are all out before its committed, also when two decodes agreed on the whole turn
+    before the pause came (then no closing decode runs)."""
+    sidecar.call("load_model", {}, timeout=120)
+    sid = open_stream(sidecar, format="pcm_s16le", language="en")
+    pcm = pcm16(fixture_audio("weather", "numbers", "hello", gap_s=1.5))
+    start = time.monotonic()
+    chunk = 3200
+    for n, i in enumerate(range(0, len(pcm), chunk)):
+        delay = start + n * 0.1 - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        write(sidecar, sid, pcm[i:i + chunk])
+    result = close(sidecar, sid)
+    check_segments(sidecar, sid, result)
+    mine = [m for m in sidecar.messages if m.get("method") in ("speech", "segment")
+            and m["params"].get("stream_id") == sid]
+    events = [m["params"]["event"] for m in mine if m["method"] == "speech"]
+    assert events.count("started") >= 3, events
+    assert events.count("stopped") == events.count("started"), events
+    assert events.count("committed") >= events.count("stopped"), events
+    opened = 0  # turns started and not yet stopped
+    for e in events:
+        opened += {"started": 1, "stopped": -1}.get(e, 0)
+        assert opened in (0, 1), ("a turn stopped that never started, or two started at once", events)
+    # a final that comes after a committed never starts before the committed time
+    committed_at = 0.0
+    for m in mine:
+        p = m["params"]
+        if m["method"] == "speech" and p["event"] == "committed":
+            committed_at = max(committed_at, p["time"])
+        elif m["method"] == "segment" and p["segment"]["final"] and not p["segment"].get("gap"):
+            assert p["segment"]["start"] >= committed_at - 0.05, ("a final of a committed turn came late", p)
+    # the last turn is committed by the time the stream closes
+    stops = [m["params"]["time"] for m in mine if m["method"] == "speech" and m["params"]["event"] == "stopped"]
+    assert committed_at >= stops[-1], (committed_at, stops)
+
+
 # ---- gaps and resets --------------------------------------------------------------------------
 def test_a_gap_is_a_final_spanning_it_and_text_on_both_sides_survives(sidecar):
     before = fixture_audio("story")
