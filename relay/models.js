@@ -19,7 +19,7 @@ const path = require('node:path');
 
 const ALIAS = 'whisper-1';
 const EMBEDDED = 'base';
-const EMBEDDED_DIR = path.join('models', 'whisper-base-ct2'); // sidecar/models.py EMBEDDED_DIR
+const EMBEDDED_DIR = path.join('models', 'whisper-base-ct2'); // sidecar/engine/models.py EMBEDDED_DIR
 const OWNER = 'whisper-sidecar';
 const SHORT_NAME = /^Systran\/faster-whisper-(.+)$/;
 

@@ -17,9 +17,9 @@ import orjson
 from .config import Config
 from .engine import Engine
 from .errors import SidecarError
-from .formats import FORMATS
+from .engine.formats import FORMATS
 from .params import transcribe_params
-from .stdio import ProtocolWriter, write_text
+from .endpoint.stdio import ProtocolWriter, write_text
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ const HELLO_MAX_WER = 0.3;
 function skipReason() {
   if (process.env.WHISPER_SIDECAR_REAL === '0') return 'WHISPER_SIDECAR_REAL=0';
   if (!fs.existsSync(VENV_PYTHON)) return `no ${VENV_PYTHON}`;
-  const probe = childProcess.spawnSync(VENV_PYTHON, ['-c', 'import sidecar.server, faster_whisper'],
+  const probe = childProcess.spawnSync(VENV_PYTHON, ['-c', 'import sidecar.endpoint.server, faster_whisper'],
     { cwd: ROOT, timeout: 60000, encoding: 'utf8' });
   return probe.status === 0 ? false : `the sidecar does not import: ${(probe.stderr || '').trim().split('\n').pop()}`;
 }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from client import AUDIO, HELLO_MAX_WER, fixture_text, wer
 
-from sidecar import device
+from sidecar.engine import device
 from sidecar.config import Config
 from sidecar.engine import Engine, is_cuda_failure
 from sidecar.params import transcribe_params

@@ -84,7 +84,7 @@ def test_verify_succeeds_on_a_gpu(tmp_path, monkeypatch):
     monkeypatch.setenv("WHISPER_CACHE_DIR", str(tmp_path))
     model = os.environ.get("WHISPER_SIDECAR_GPU_TEST_MODEL")
     if not model:  # the embedded base model, joined into the temp cache
-        from sidecar.models import materialize_embedded
+        from sidecar.engine.models import materialize_embedded
 
         model = str(materialize_embedded(tmp_path))
     result = verify(model, recheck=True)

@@ -19,10 +19,10 @@ from typing import Any, BinaryIO, Optional
 import orjson
 from jsonrpcserver import Success, dispatch_to_serializable
 
-from . import __version__
-from .config import Config
-from .engine import Engine
-from .errors import (
+from .. import __version__
+from ..config import Config
+from ..engine import Engine
+from ..errors import (
     INVALID_REQUEST,
     InvalidParams,
     error_object,
@@ -31,10 +31,10 @@ from .errors import (
     ShuttingDown,
     make_error_response,
 )
-from .jobs import NO_ID, JobQueue
-from .params import model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
+from ..engine.jobs import NO_ID, JobQueue
+from ..params import model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
 from .stdio import ProtocolWriter
-from .stream import StreamManager
+from ..stream import StreamManager
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Server:
             "stream_abort": self.stream_abort,
         }
         if config.test_hooks:
-            from . import testhooks
+            from .. import testhooks
 
             self.methods.update(testhooks.methods(self))
 

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .errors import Cancelled, QueueFull, SidecarError, error_object
+from ..errors import Cancelled, QueueFull, SidecarError, error_object
 
 log = logging.getLogger(__name__)
 

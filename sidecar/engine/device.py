@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from . import cuda
-from .config import Config
-from .errors import ModelUnavailable
+from .. import cuda
+from ..config import Config
+from ..errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 

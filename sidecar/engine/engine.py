@@ -13,11 +13,12 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from . import __version__, audio, cuda, device, models
-from .config import Config
-from .errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
+from .. import __version__, cuda
+from . import audio, device, models
+from ..config import Config
+from ..errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
 from .modelcache import Key, ModelCache
-from .params import TranscribeParams
+from ..params import TranscribeParams
 
 log = logging.getLogger(__name__)
 
