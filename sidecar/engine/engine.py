@@ -11,12 +11,14 @@ import platform
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any, Callable, Optional
 
 from .. import __version__, cuda
 from . import audio, device, models
 from ..config import Config
 from ..errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
+from .gpu import Gpu
 from .modelcache import Key, ModelCache
 from ..params import TranscribeParams
 
@@ -46,17 +48,23 @@ def _versions() -> dict:
 
 
 class Engine:
-    def __init__(self, config: Config, notify: Notify, loader: Optional[Callable[[Key], Any]] = None) -> None:
+    def __init__(self, config: Config, notify: Notify, loader: Optional[Callable[[Key], Any]] = None,
+                 gpu: Optional[Gpu] = None) -> None:
         """
         Args:
             notify: (method, params) for the ``status`` and ``segment`` notifications.
             loader: builds a model for a (folder, device, compute type) key; WhisperModel by default.
+            gpu: the way to the GPU; by default sidecar.cuda with the Config's cache folder and probe.
         """
         self.config = config
         self._notify = notify
+        self._gpu = gpu or Gpu.from_config(config)
+        # Device state, behind one lock: the decision, and the setup (probe) running now, if any.
+        self._state_lock = threading.Lock()
         self._decision: Optional[device.DeviceDecision] = None
         self._decided = threading.Event()
-        self._state_lock = threading.Lock()
+        self._deciding: Optional[Future] = None
+        self._deciding_recheck = False
         self._setup_error: Optional[str] = None
         self._models = ModelCache(loader or self._load, config.max_models)
         self._started = time.monotonic()
@@ -75,15 +83,65 @@ class Engine:
         })
 
     # ---- setup --------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Decide the device on a background thread (see :meth:`preload` for the model)."""
-        threading.Thread(target=self._setup, name="engine-setup", daemon=True).start()
+    def start(self) -> Future:
+        """Decide the device on a background thread (see :meth:`preload` for the model).
+        Returns a future of the decision."""
+        return self._decide(recheck=False)
 
-    def _setup(self, recheck: bool = False) -> None:
+    def recheck(self) -> Future:
+        """Run the GPU check anew (ignoring the cached verdict) and switch devices if it changed.
+
+        One probe at a time: a recheck asked for while one runs shares it; one asked for while the
+        first setup runs starts after it. Returns a future of the decision.
+        """
+        return self._decide(recheck=True)
+
+    def settled(self) -> Future:
+        """A future of the decision: resolved now when decided, else when the running setup ends."""
+        with self._state_lock:
+            if self._deciding is not None:
+                return self._deciding
+            future: Future = Future()
+            if self._decision is not None:
+                future.set_result(self._decision)
+                return future
+        return self.start()
+
+    def _decide(self, recheck: bool) -> Future:
+        with self._state_lock:
+            running = self._deciding
+            if running is not None and (self._deciding_recheck or not recheck):
+                return running
+            future: Future = Future()
+            self._deciding, self._deciding_recheck = future, recheck
+            self._decided.clear()
+        threading.Thread(target=self._run_setup, args=(future, recheck, running),
+                         name="engine-setup", daemon=True).start()
+        return future
+
+    def _run_setup(self, future: Future, recheck: bool, after: Optional[Future]) -> None:
+        if after is not None:
+            after.exception()  # wait for the setup before; its outcome is replaced by ours
+        decision = self._setup(recheck)
+        with self._state_lock:
+            self._decision = decision
+            if self._deciding is future:
+                self._deciding = None
+                self._decided.set()
+        if decision.device == "cuda":
+            self.status(None, "gpu_setup", f"Using CUDA ({decision.compute_type})", device_name="cuda")
+        else:
+            self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
+        if recheck:
+            self._models.drop()
+        future.set_result(decision)
+
+    def _setup(self, recheck: bool = False) -> device.DeviceDecision:
         try:
             self.status(None, "gpu_setup", "Initializing CUDA processing...")
             decision = device.decide(
                 self.config,
+                self._gpu,
                 lambda name: self._resolve(None, name).path,
                 lambda stage, message: self.status(None, stage, message),
                 recheck=recheck,
@@ -91,13 +149,7 @@ class Engine:
         except Exception as e:  # never leave the engine without a device
             log.exception("device setup failed")
             decision = device.cpu_decision(self.config, f"device setup failed: {type(e).__name__}: {e}")
-        with self._state_lock:
-            self._decision = decision
-        self._decided.set()
-        if decision.device == "cuda":
-            self.status(None, "gpu_setup", f"Using CUDA ({decision.compute_type})", device_name="cuda")
-        else:
-            self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
+        return decision
 
     def preload(self) -> dict:
         """Load the default model for the decided device.
@@ -132,12 +184,6 @@ class Engine:
             raise TimeoutError("device setup is still running")
         assert self._decision is not None
         return self._decision
-
-    def recheck(self) -> None:
-        """Run the GPU check anew (ignoring the cached verdict) and switch devices if it changed."""
-        self._decided.clear()
-        self._setup(recheck=True)
-        self._models.drop()
 
     def fall_back_to_cpu(self, reason: str) -> None:
         with self._state_lock:
