@@ -361,6 +361,7 @@ class Engine:
             "verification": d.verification if d else None,
             "fallback_reason": d.fallback_reason if d else None,
             "model_error": self._setup_error,
+            "cache_dir": str(self.config.cache_dir),  # models and the GPU verdict; the relay lists models here
             "python": platform.python_version(),
             "platform": f"{sys.platform}-{platform.machine()}",
             "sidecar_version": __version__,
