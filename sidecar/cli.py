@@ -73,7 +73,7 @@ def main(argv, writer: ProtocolWriter) -> int:
             engine.decision()
             engine.recheck()
         engine.decision()
-        write_text(writer, orjson.dumps(engine.gpu_status(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        write_text(writer, orjson.dumps(engine.gpu_report().to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
     config = dataclasses.replace(config, preload=False)
     engine = Engine(config, _Progress())

@@ -7,6 +7,7 @@ A malformed line is answered with an error and dropped; the read loop never dies
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
@@ -22,6 +23,7 @@ from .. import __version__
 from ..config import Config
 from ..engine import Engine
 from ..engine.gpu import Gpu
+from ..engine.report import QueueDepth
 from ..errors import (
     INVALID_REQUEST,
     InvalidParams,
@@ -102,9 +104,9 @@ class Server:
         return Success(_then(decided, lambda _: self._gpu_report()))
 
     def _gpu_report(self) -> dict:
-        status = self.engine.gpu_status()
-        status["queue"] = {**self.jobs.depth(), "streams": self.streams.open_count()}
-        return status
+        depth = self.jobs.depth()
+        queue = QueueDepth(depth["queued"], depth["running"], self.streams.open_count())
+        return dataclasses.replace(self.engine.gpu_report(), queue=queue).to_dict()
 
     def _submit(self, ctx: Context, run) -> Any:
         if self._stopping.is_set():

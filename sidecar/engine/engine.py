@@ -7,19 +7,18 @@ configured, in :meth:`Engine._setup`.
 from __future__ import annotations
 
 import logging
-import platform
-import sys
 import threading
 import time
 from concurrent.futures import Future
 from typing import Any, Callable, Optional
 
-from .. import __version__, cuda
+from .. import cuda
 from . import audio, device, models
 from ..config import Config
 from ..errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
 from .gpu import Gpu
 from .modelcache import Key, ModelCache
+from .report import GpuReport
 from ..params import TranscribeParams
 
 log = logging.getLogger(__name__)
@@ -344,35 +343,17 @@ class Engine:
         return segments, info, None
 
     # ---- reports ------------------------------------------------------------------------------
-    def gpu_status(self, wait_s: float = 0.0) -> dict:
+    def gpu_report(self, wait_s: float = 0.0) -> GpuReport:
+        """What the engine knows of its device and models now (after up to ``wait_s`` for the decision)."""
         decided = self._decided.wait(wait_s)
-        d = self._decision if decided else None
-        loaded = self._models.keys()
-        out = {
-            "device": d.device if d else None,
-            "compute_type": d.compute_type if d else None,
-            "model": d.default_model if d else (self.config.model or None),
-            "model_loaded": any(k[1] == (d.device if d else None) for k in loaded),
-            "loaded_models": [{"path": k[0], "device": k[1], "compute_type": k[2]} for k in loaded],
-            "setup_complete": decided,
-            "cuda_device_count": d.cuda_device_count if d else None,
-            "gpus": d.gpus if d else [],
-            "verified": d.verified if d else None,
-            "verification": d.verification if d else None,
-            "fallback_reason": d.fallback_reason if d else None,
-            "model_error": self._setup_error,
-            "cache_dir": str(self.config.cache_dir),  # models and the GPU verdict; the relay lists models here
-            "python": platform.python_version(),
-            "platform": f"{sys.platform}-{platform.machine()}",
-            "sidecar_version": __version__,
-            **_versions(),
-        }
-        libs = d.libraries if d else {}
-        out["libraries"] = libs.get("libraries", {})
-        out["paths_configured"] = libs.get("paths_configured")
-        out["cuda_major_needed"] = libs.get("cuda_major_needed")
-        out["library_reason"] = libs.get("reason")
-        return out
+        return GpuReport(
+            decision=self._decision if decided else None,
+            configured_model=self.config.model or None,
+            loaded=tuple(self._models.keys()),
+            model_error=self._setup_error,
+            cache_dir=self.config.cache_dir,
+            versions=_versions(),
+        )
 
     def idle_unload(self) -> None:
         if self.config.idle_unload_s and self._models.idle_for() > self.config.idle_unload_s:

@@ -49,7 +49,7 @@ def test_cuda_error_mid_request_falls_back_to_cpu_with_a_reason(cache_dir):
     fallback = next(p for m, p in events if m == "status" and p["stage"] == "fallback")
     assert "retrying with CPU" in fallback["message"]
     # later requests stay on the CPU until a recheck
-    status = engine.gpu_status()
+    status = engine.gpu_report().to_dict()
     assert status["device"] == "cpu" and "out of memory" in status["fallback_reason"]
 
 
