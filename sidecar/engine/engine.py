@@ -19,6 +19,7 @@ from ..errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnava
 from .gpu import Gpu
 from .modelcache import Key, ModelCache
 from .report import GpuReport
+from .state import DeviceState
 from ..params import TranscribeParams
 
 log = logging.getLogger(__name__)
@@ -58,12 +59,7 @@ class Engine:
         self.config = config
         self._notify = notify
         self._gpu = gpu or Gpu.from_config(config)
-        # Device state, behind one lock: the decision, and the setup (probe) running now, if any.
-        self._state_lock = threading.Lock()
-        self._decision: Optional[device.DeviceDecision] = None
-        self._decided = threading.Event()
-        self._deciding: Optional[Future] = None
-        self._deciding_recheck = False
+        self.device_state = DeviceState(self._setup, self._announce)  # the decision, behind one lock
         self._setup_error: Optional[str] = None
         self._models = ModelCache(loader or self._load, config.max_models)
         self._started = time.monotonic()
@@ -73,67 +69,37 @@ class Engine:
     def status(self, request_id: Any, stage: str, message: str, progress: Optional[float] = None,
                device_name: Optional[str] = None) -> None:
         log.info("%s", message)
+        latest = self.device_state.latest()
         self._notify("status", {
             "request_id": request_id,
             "stage": stage,
             "message": message,
             "progress": progress,
-            "device": device_name or (self._decision.device if self._decision else None),
+            "device": device_name or (latest.device if latest else None),
         })
 
     # ---- setup --------------------------------------------------------------------------------
     def start(self) -> Future:
         """Decide the device on a background thread (see :meth:`preload` for the model).
         Returns a future of the decision."""
-        return self._decide(recheck=False)
+        return self.device_state.start()
 
     def recheck(self) -> Future:
         """Run the GPU check anew (ignoring the cached verdict) and switch devices if it changed.
-
-        One probe at a time: a recheck asked for while one runs shares it; one asked for while the
-        first setup runs starts after it. Returns a future of the decision.
-        """
-        return self._decide(recheck=True)
+        One probe at a time (see state.py). Returns a future of the decision."""
+        return self.device_state.recheck()
 
     def settled(self) -> Future:
         """A future of the decision: resolved now when decided, else when the running setup ends."""
-        with self._state_lock:
-            if self._deciding is not None:
-                return self._deciding
-            future: Future = Future()
-            if self._decision is not None:
-                future.set_result(self._decision)
-                return future
-        return self.start()
+        return self.device_state.settled()
 
-    def _decide(self, recheck: bool) -> Future:
-        with self._state_lock:
-            running = self._deciding
-            if running is not None and (self._deciding_recheck or not recheck):
-                return running
-            future: Future = Future()
-            self._deciding, self._deciding_recheck = future, recheck
-            self._decided.clear()
-        threading.Thread(target=self._run_setup, args=(future, recheck, running),
-                         name="engine-setup", daemon=True).start()
-        return future
-
-    def _run_setup(self, future: Future, recheck: bool, after: Optional[Future]) -> None:
-        if after is not None:
-            after.exception()  # wait for the setup before; its outcome is replaced by ours
-        decision = self._setup(recheck)
-        with self._state_lock:
-            self._decision = decision
-            if self._deciding is future:
-                self._deciding = None
-                self._decided.set()
+    def _announce(self, decision: device.DeviceDecision, recheck: bool) -> None:
         if decision.device == "cuda":
             self.status(None, "gpu_setup", f"Using CUDA ({decision.compute_type})", device_name="cuda")
         else:
             self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
         if recheck:
             self._models.drop()
-        future.set_result(decision)
 
     def _setup(self, recheck: bool = False) -> device.DeviceDecision:
         try:
@@ -176,24 +142,20 @@ class Engine:
         return {}
 
     def decided(self) -> bool:
-        return self._decided.is_set()
+        return self.device_state.decided()
 
     def decision(self, timeout: Optional[float] = None) -> device.DeviceDecision:
-        if not self._decided.wait(timeout):
-            raise TimeoutError("device setup is still running")
-        assert self._decision is not None
-        return self._decision
+        return self.device_state.wait(timeout)
 
     def fall_back_to_cpu(self, reason: str) -> None:
-        with self._state_lock:
-            self._decision = device.cpu_decision(
-                self.config,
-                reason,
-                cuda_device_count=self._decision.cuda_device_count if self._decision else 0,
-                gpus=self._decision.gpus if self._decision else [],
-                libraries=self._decision.libraries if self._decision else {},
-                verification=self._decision.verification if self._decision else None,
-            )
+        self.device_state.replace(lambda old: device.cpu_decision(
+            self.config,
+            reason,
+            cuda_device_count=old.cuda_device_count if old else 0,
+            gpus=old.gpus if old else [],
+            libraries=old.libraries if old else {},
+            verification=old.verification if old else None,
+        ))
         self._models.drop(lambda key: key[1] == "cuda")
 
     # ---- models -------------------------------------------------------------------------------
@@ -345,9 +307,8 @@ class Engine:
     # ---- reports ------------------------------------------------------------------------------
     def gpu_report(self, wait_s: float = 0.0) -> GpuReport:
         """What the engine knows of its device and models now (after up to ``wait_s`` for the decision)."""
-        decided = self._decided.wait(wait_s)
         return GpuReport(
-            decision=self._decision if decided else None,
+            decision=self.device_state.current(wait_s),
             configured_model=self.config.model or None,
             loaded=tuple(self._models.keys()),
             model_error=self._setup_error,
