@@ -3,6 +3,7 @@
 It knows nothing of JSON-RPC framing; the endpoint (``sidecar/endpoint/``) calls it.
 """
 
-from .engine import Engine, is_cuda_failure
+from .engine import Engine
+from .transcription import is_cuda_failure
 
 __all__ = ["Engine", "is_cuda_failure"]

@@ -1,4 +1,5 @@
-"""The warm faster-whisper engine: device setup, model cache, transcription with progress and cancel.
+"""The warm faster-whisper engine: device setup (state.py, device.py), the model cache, and
+transcription with progress, cancel and the CPU re-run after a CUDA error (transcription.py).
 
 Heavy imports (faster_whisper, and through it ctranslate2) happen only after the CUDA libraries are
 configured, in :meth:`Engine._setup`.
@@ -20,19 +21,12 @@ from .gpu import Gpu
 from .modelcache import Key, ModelCache
 from .report import GpuReport
 from .state import DeviceState
+from .transcription import is_cuda_failure, segment_dict, start_decoding
 from ..params import TranscribeParams
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str, dict], None]
-
-# Substrings of CTranslate2 / CUDA errors that mean the GPU, not the input, failed.
-_CUDA_MARKERS = ("cuda", "cublas", "cudnn", "out of memory", "cufft", "nccl", "gpu")
-
-
-def is_cuda_failure(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__} {exc}".lower()
-    return any(m in text for m in _CUDA_MARKERS)
 
 
 def _versions() -> dict:
@@ -247,7 +241,7 @@ class Engine:
         label = "CUDA" if device_name == "cuda" else "CPU"
         self.status(request_id, "transcribing", f"Transcribing with {label}...", 0.0, device_name)
         t0 = time.monotonic()
-        segments, info, batch_size = self._start(model, params, media)
+        segments, info, batch_size = start_decoding(model, params, media, self.config)
         out = []
         for seg in segments:
             if cancel.is_set():
@@ -278,32 +272,6 @@ class Engine:
             "batch_size": batch_size,
         }
 
-    def _start(self, model, params: TranscribeParams, media: audio.Audio):
-        kwargs = dict(
-            language=params.language,
-            task=params.task,
-            beam_size=params.beam_size,
-            word_timestamps=params.word_timestamps,
-            initial_prompt=params.initial_prompt,
-        )
-        batch_size = params.batch_size
-        if (batch_size is None and params.vad_filter is not False and self.config.batch_threshold_s
-                and media.duration >= self.config.batch_threshold_s):
-            # Long audio: batched was faster at equal or better WER in the benchmark (bench/RESULTS.md).
-            batch_size = self.config.default_batch_size
-        if batch_size:
-            from faster_whisper import BatchedInferencePipeline
-
-            vad = True if params.vad_filter is None else params.vad_filter
-            if not vad and media.duration >= 30:
-                raise InvalidParams("vad_filter", "must be true for batched transcription of audio longer "
-                                    "than 30 s (batches are cut at speech pauses)")
-            segments, info = BatchedInferencePipeline(model).transcribe(
-                media.samples, batch_size=batch_size, vad_filter=vad, **kwargs)
-            return segments, info, batch_size
-        segments, info = model.transcribe(media.samples, vad_filter=bool(params.vad_filter), **kwargs)
-        return segments, info, None
-
     # ---- reports ------------------------------------------------------------------------------
     def gpu_report(self, wait_s: float = 0.0) -> GpuReport:
         """What the engine knows of its device and models now (after up to ``wait_s`` for the decision)."""
@@ -320,14 +288,3 @@ class Engine:
         if self.config.idle_unload_s and self._models.idle_for() > self.config.idle_unload_s:
             if self._models.drop():
                 log.info("unloaded models after %.0f s idle", self.config.idle_unload_s)
-
-
-def segment_dict(seg, with_words: bool) -> dict:
-    item = {"id": seg.id, "start": round(seg.start, 3), "end": round(seg.end, 3), "text": seg.text}
-    if with_words and seg.words:
-        item["words"] = [
-            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
-             "probability": round(float(w.probability), 4)}
-            for w in seg.words
-        ]
-    return item
