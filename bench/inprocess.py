@@ -11,7 +11,7 @@ from typing import Optional
 @lru_cache(maxsize=None)
 def model_path(name: str = "base") -> str:
     """The folder the sidecar loads for ``name`` (the embedded base model by default)."""
-    from sidecar import models
+    from sidecar.engine import models
     from sidecar.config import default_cache_dir
 
     return models.resolve(name, default_cache_dir()).path

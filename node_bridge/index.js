@@ -11,10 +11,12 @@ const { attachConsoleReporter } = require('./lib/reporter');
 const { findPython, findPythonSync } = require('./lib/python');
 const { States } = require('./lib/supervisor');
 const { SidecarStream } = require('./lib/stream');
+const { RetryPolicy } = require('./lib/retry-policy');
 
 module.exports = {
   WhisperSidecar,
   SidecarStream,
+  RetryPolicy,
   SidecarError,
   ErrorCodes,
   ClientKinds,

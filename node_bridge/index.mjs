@@ -4,6 +4,7 @@ import bridge from './index.js';
 export const {
   WhisperSidecar,
   SidecarStream,
+  RetryPolicy,
   SidecarError,
   ErrorCodes,
   ClientKinds,

@@ -29,8 +29,6 @@ const SETTINGS = [
   ['LIVE_IDLE_TIMEOUT_S', 'liveIdleTimeoutS', parsePositiveNumber, 30],
   ['FOLLOW_IDLE_S', 'followIdleS', parsePositiveNumber, 10],
   ['LIVE_MAX_JOBS', 'liveMaxJobs', parsePositiveInt, 8],
-  // The sidecar reads it too; the relay only lists the models cached there (relay/models.js).
-  ['WHISPER_CACHE_DIR', 'whisperCacheDir', parseString, null],
   // Security (issue 13): keys, exposure, limits, headers. See README's "Security".
   ['RELAY_API_KEYS', 'apiKeys', parseList, []],
   ['RELAY_API_KEYS_FILE', 'apiKeysFile', parsePath, null],

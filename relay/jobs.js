@@ -12,6 +12,7 @@
 const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { randomUUID } = require('node:crypto');
+const { RetryPolicy } = require('../node_bridge');
 const { describeSidecarError } = require('./errors');
 const { SourceJobs } = require('./sourcejobs');
 const { now } = require('./store');
@@ -25,11 +26,11 @@ class JobRunner {
    * @param {object} [deps.log] pino-style logger
    * @param {function} [deps.admit] admit({owner}) raises when a new job may not be queued (quotas)
    */
-  constructor({ store, sidecar, concurrency = 1, maxAttempts = 3, log = console, admit = null, config = null }) {
+  constructor({ store, sidecar, concurrency = 1, log = console, admit = null, config = null }) {
     this.admit = admit;
-    // The bridge already retries once inside one attempt; a job the sidecar dies under again is
-    // queued again here, up to maxAttempts attempts, so two crashes in a row lose nothing either.
-    this.maxAttempts = maxAttempts;
+    // One retry policy (node_bridge/lib/retry-policy.js): the bridge re-sends a call once after a
+    // crash and says so through onRetry; a job the sidecar dies under again is queued again here.
+    this.retryPolicy = (sidecar && sidecar.retryPolicy) || new RetryPolicy();
     this.store = store;
     this.sidecar = sidecar;
     this.concurrency = concurrency;
@@ -176,6 +177,8 @@ class JobRunner {
       signal: live.controller.signal,
       onStatus: (params) => this.onStatus(job.id, params),
       onSegment: (params) => this.onSegment(job.id, live, params),
+      // The bridge re-sent the request to a restarted sidecar: its segments start over.
+      onRetry: () => this.restartSegments(job.id, live),
     };
     try {
       const result = await this.sidecar.transcribe(job.mediaPath, job.options, callbacks);
@@ -185,9 +188,9 @@ class JobRunner {
         this.store.update(job.id, { state: 'queued', progress: null, message: 'Interrupted by a relay shutdown' });
         return;
       }
-      if (err && err.kind === 'exited' && !err.isFatal && job.attempts < this.maxAttempts) {
+      if (this.retryPolicy.requeue(err, job.attempts)) {
         this.log.warn(`job ${job.id}: the sidecar exited mid-job (${err.message}); `
-          + `queued again (attempt ${job.attempts + 1} of ${this.maxAttempts})`);
+          + `queued again (attempt ${job.attempts + 1} of ${this.retryPolicy.attempts})`);
         this.store.update(job.id, { state: 'queued', progress: null, message: 'The sidecar crashed; retrying' });
         this.emit(job.id, 'state', { state: 'queued', attempts: job.attempts });
         this.pending.unshift(job.id);
@@ -204,6 +207,9 @@ class JobRunner {
   }
 
   onStatus(id, params) {
+    // The sidecar re-runs a request on the CPU after a CUDA error (stage 'fallback'): its segments
+    // start over.
+    if (params.stage === 'fallback') this.restartSegments(id, this.live.get(id));
     const status = {
       stage: params.stage || null,
       message: params.message || null,
@@ -220,15 +226,15 @@ class JobRunner {
 
   onSegment(id, live, params) {
     const segment = params && params.segment ? params.segment : params;
-    const last = live.segments[live.segments.length - 1];
-    // The bridge retries a transcription once after a sidecar crash, and the retry starts again
-    // from the first segment: drop what the failed attempt sent, and tell clients to do the same.
-    if (last && typeof segment.id === 'number' && segment.id <= last.id) {
-      live.segments = live.segments.filter((s) => s.id < segment.id);
-      this.emit(id, 'reset', { keep: live.segments.length });
-    }
     live.segments.push(segment);
     this.emit(id, 'segment', segment);
+  }
+
+  /** A retry starts from the first segment: drop what the failed attempt sent, and tell clients. */
+  restartSegments(id, live) {
+    if (!live || live.segments.length === 0) return;
+    live.segments = [];
+    this.emit(id, 'reset', { keep: 0 });
   }
 
   finish(job, state, fields) {

@@ -6,7 +6,8 @@
  *   whisper-1   OpenAI's name, which the relay runs on the sidecar's default model
  *   base        the embedded model (always there: it ships as a Python package)
  *   the default the sidecar's own default (WHISPER_MODEL, or medium on CUDA), from gpu_status
- *   cached      hub models in the sidecar's cache folder (CACHE/hub/models--ORG--NAME/snapshots/REV/
+ *   cached      hub models in the sidecar's cache folder, as gpu_status reports it (cache_dir: the
+ *               relay never works it out itself) (CACHE/hub/models--ORG--NAME/snapshots/REV/
  *               model.bin, faster-whisper's layout), listed by hub id, and by short name too for
  *               faster-whisper's own Systran/faster-whisper-NAME repos (the sidecar resolves NAME there)
  *
@@ -14,45 +15,30 @@
  */
 
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 
 const ALIAS = 'whisper-1';
 const EMBEDDED = 'base';
-const EMBEDDED_DIR = path.join('models', 'whisper-base-ct2'); // sidecar/models.py EMBEDDED_DIR
+const EMBEDDED_DIR = path.join('models', 'whisper-base-ct2'); // sidecar/engine/models.py EMBEDDED_DIR
 const OWNER = 'whisper-sidecar';
 const SHORT_NAME = /^Systran\/faster-whisper-(.+)$/;
 
 /**
- * The sidecar's cache folder, worked out as sidecar/config.py's default_cache_dir does: a set
- * WHISPER_CACHE_DIR (with ~ expanded), else %LOCALAPPDATA%, ~/Library/Caches or $XDG_CACHE_HOME
- * (~/.cache) joined with whisper-sidecar.
- */
-function sidecarCacheDir(configured, { env = process.env, platform = process.platform, home = os.homedir() } = {}) {
-  if (configured) return path.resolve(configured.replace(/^~(?=$|[\\/])/, home));
-  let base;
-  if (platform === 'win32') base = env.LOCALAPPDATA || path.join(home, 'AppData', 'Local');
-  else if (platform === 'darwin') base = path.join(home, 'Library', 'Caches');
-  else base = env.XDG_CACHE_HOME || path.join(home, '.cache');
-  return path.join(base, 'whisper-sidecar');
-}
-
-/**
- * Args: {sidecar (gpuStatus() is asked for the default model; a dead sidecar only drops that
- *   entry), cacheDir (the sidecar's cache folder)}.
+ * Args: {sidecar (gpuStatus() is asked for the default model and the cache folder; a dead sidecar
+ *   leaves the alias and the embedded model, created 0)}.
  * Returns: Promise of [{id, object: 'model', created, owned_by}], without duplicate ids.
  */
-async function listModels({ sidecar, cacheDir }) {
+async function listModels({ sidecar }) {
   const models = new Map();
   const add = (id, created, owner = OWNER) => {
     if (id && !models.has(id)) models.set(id, { id, object: 'model', created, owned_by: owner });
   };
-  const embeddedCreated = mtimeSeconds(path.join(cacheDir, EMBEDDED_DIR));
+  const { model: defaultModel, cacheDir } = await sidecarModels(sidecar);
+  const embeddedCreated = cacheDir ? mtimeSeconds(path.join(cacheDir, EMBEDDED_DIR)) : 0;
   add(ALIAS, embeddedCreated);
   add(EMBEDDED, embeddedCreated);
-  const defaultModel = await sidecarDefaultModel(sidecar);
   if (defaultModel) add(defaultModel, path.isAbsolute(defaultModel) ? mtimeSeconds(defaultModel) : 0, ownerOf(defaultModel));
-  for (const { repo, created } of cachedHubModels(path.join(cacheDir, 'hub'))) {
+  for (const { repo, created } of cacheDir ? cachedHubModels(path.join(cacheDir, 'hub')) : []) {
     const short = SHORT_NAME.exec(repo);
     if (short) add(short[1], created, ownerOf(repo));
     add(repo, created, ownerOf(repo));
@@ -60,12 +46,14 @@ async function listModels({ sidecar, cacheDir }) {
   return [...models.values()];
 }
 
-async function sidecarDefaultModel(sidecar) {
+/** The sidecar's default model and cache folder, from one gpu_status; nulls when it cannot say. */
+async function sidecarModels(sidecar) {
   try {
     const status = await sidecar.gpuStatus();
-    return typeof status.model === 'string' ? status.model : null;
+    const text = (value) => (typeof value === 'string' && value ? value : null);
+    return { model: text(status.model), cacheDir: text(status.cache_dir) };
   } catch {
-    return null;
+    return { model: null, cacheDir: null };
   }
 }
 
@@ -106,4 +94,4 @@ function mtimeSeconds(file) {
   }
 }
 
-module.exports = { listModels, sidecarCacheDir, ALIAS, EMBEDDED };
+module.exports = { listModels, ALIAS, EMBEDDED };

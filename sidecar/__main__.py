@@ -7,7 +7,7 @@ import sys
 
 def main(argv=None) -> int:
     # First of all, before any native library can print: fd 1 belongs to the protocol.
-    from .stdio import claim_stdout, setup_logging
+    from .endpoint.stdio import claim_stdout, setup_logging
 
     writer = claim_stdout()
     args = sys.argv[1:] if argv is None else argv
@@ -18,7 +18,7 @@ def main(argv=None) -> int:
 
         return cli.main(args, writer)
     from .config import Config
-    from .server import Server
+    from .endpoint.server import Server
 
     server = Server(Config.from_env(), writer)
     code = server.serve(sys.stdin.buffer)

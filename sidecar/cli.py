@@ -17,9 +17,9 @@ import orjson
 from .config import Config
 from .engine import Engine
 from .errors import SidecarError
-from .formats import FORMATS
+from .engine.formats import FORMATS
 from .params import transcribe_params
-from .stdio import ProtocolWriter, write_text
+from .endpoint.stdio import ProtocolWriter, write_text
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,7 +73,7 @@ def main(argv, writer: ProtocolWriter) -> int:
             engine.decision()
             engine.recheck()
         engine.decision()
-        write_text(writer, orjson.dumps(engine.gpu_status(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        write_text(writer, orjson.dumps(engine.gpu_report().to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
         return 0
     config = dataclasses.replace(config, preload=False)
     engine = Engine(config, _Progress())

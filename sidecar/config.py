@@ -6,7 +6,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Tuple
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -28,13 +28,16 @@ def _number(env: Mapping[str, str], name: str, default, cast=int):
         raise SystemExit(f"{name}={value!r} is not a number") from None
 
 
-def default_cache_dir(env: Mapping[str, str] = os.environ) -> Path:
-    """WHISPER_CACHE_DIR, else the platform's per-user cache folder."""
+def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
+    """WHISPER_CACHE_DIR (``~`` expanded), else the platform's per-user cache folder.
+
+    The one place the cache folder is decided: models and the GPU verdict both go under it.
+    """
     if env.get("WHISPER_CACHE_DIR"):
         return Path(env["WHISPER_CACHE_DIR"]).expanduser()
-    if sys.platform == "win32":
+    if platform == "win32":
         base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
+    elif platform == "darwin":
         base = str(Path.home() / "Library" / "Caches")
     else:
         base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -58,7 +61,9 @@ class Config:
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
     max_streams: int = 16  # live streams open at once
-    test_hooks: bool = False
+    # The GPU check's command, before its --model/--compute-type/--deadline-s arguments.
+    # None: this interpreter running sidecar.cuda.probe.
+    probe_command: Optional[Tuple[str, ...]] = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
@@ -81,5 +86,4 @@ class Config:
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
             max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
-            test_hooks=_flag(env, "WHISPER_SIDECAR_TEST_HOOKS", False),
         )

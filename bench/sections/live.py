@@ -187,7 +187,7 @@ def run_peer(ctx, clip, offline_text: str) -> dict:
         return {"run": False, "reason": "peer not run: no whisper_streaming source given (--whisper-streaming DIR "
                                          "or WHISPER_STREAMING_DIR)"}
     from sidecar.config import Config
-    from sidecar.models import resolve
+    from sidecar.engine.models import resolve
 
     model_dir = str(resolve("base", Config.from_env().cache_dir).path)
     log.info("live: the peer (whisper_streaming from %s), %.0f s in real time", source, clip.duration)

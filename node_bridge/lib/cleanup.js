@@ -60,9 +60,4 @@ function forget(child) {
   if (children.size === 0) uninstall();
 }
 
-/** For tests: whether the parent-exit handlers are installed now, and for how many children. */
-function cleanupState() {
-  return { installed, children: children.size };
-}
-
-module.exports = { cleanupOnExit, forget, cleanupState };
+module.exports = { cleanupOnExit, forget };

@@ -10,12 +10,15 @@ const { Supervisor } = require('./supervisor');
 const { normalizeOptions } = require('./options');
 const { SidecarStream } = require('./stream');
 const { SidecarError, ClientKinds } = require('./errors');
+const { RetryPolicy } = require('./retry-policy');
 
 class WhisperSidecar extends EventEmitter {
   /** @param {import('../index').WhisperSidecarOptions} [options] */
   constructor(options = {}) {
     super();
     this.options = normalizeOptions(options);
+    /** How work the sidecar died under is retried: here (resends) and by a job queue above (requeue). */
+    this.retryPolicy = new RetryPolicy({ resends: this.options.retryOnCrash ? 1 : 0 });
     this.streams = new Map(); // stream_id -> SidecarStream
     this.supervisor = new Supervisor(this.options, (event, ...args) => {
       this.routeToStreams(event, args);
@@ -136,7 +139,7 @@ class WhisperSidecar extends EventEmitter {
     let retried = null;
     const result = await this.request('transcribe', { ...params, path: filePath }, {
       ...options,
-      retries: this.options.retryOnCrash ? 1 : 0,
+      retries: this.retryPolicy.resends,
       onRetry: (info) => {
         if (options.onRetry) options.onRetry(info);
         retried = { reason: info.reason, attempt: info.attempt, fallback_reason: info.cudaFallback ? info.fallbackReason : null };

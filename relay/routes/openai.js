@@ -17,7 +17,7 @@ const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
 const { streamTranscript } = require('../transcript-stream');
-const { listModels, sidecarCacheDir } = require('../models');
+const { listModels } = require('../models');
 const { ownerOf } = require('../auth/ownership');
 
 const MB = 1024 * 1024;
@@ -73,12 +73,11 @@ async function openaiRoutes(app, { config, runner, sidecar }) {
     });
   }
 
-  const cacheDir = sidecarCacheDir(config.whisperCacheDir);
-  app.get('/v1/models', async () => ({ object: 'list', data: await listModels({ sidecar, cacheDir }) }));
+  app.get('/v1/models', async () => ({ object: 'list', data: await listModels({ sidecar }) }));
   // A wildcard, so hub ids with a slash (Systran/faster-whisper-small) work whether escaped or not.
   app.get('/v1/models/*', async (request) => {
     const id = request.params['*'];
-    const model = (await listModels({ sidecar, cacheDir })).find((m) => m.id === id);
+    const model = (await listModels({ sidecar })).find((m) => m.id === id);
     if (!model) {
       throw new HttpError(404, 'model_not_found', `The model '${id}' does not exist or is not available here.`,
         { param: 'model' });

@@ -3,7 +3,6 @@
 Call :func:`configure` before importing ctranslate2. See README.md in this folder.
 """
 
-from .cache import cache_dir
 from .devices import device_count, driver_version, gpus, supported_compute_type
 from .paths import configure, ctranslate2_version
 from .report import LibraryReport, LibraryStatus
@@ -13,7 +12,6 @@ __all__ = [
     "LibraryReport",
     "LibraryStatus",
     "Verification",
-    "cache_dir",
     "configure",
     "ctranslate2_version",
     "device_count",

@@ -98,11 +98,6 @@ def guard_env(env, required_file: str) -> Optional[str]:
     return None
 
 
-def user_cache_root(env) -> str:
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return base
-
-
 def child_popen_kwargs() -> dict:
     """Start the probe in its own session so a timeout can kill it and anything it spawned."""
     return {"start_new_session": True}

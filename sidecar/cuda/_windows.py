@@ -112,10 +112,6 @@ def guard_env(env: MutableMapping[str, str], required_file: str) -> Optional[str
             "removed it from this process's environment")
 
 
-def user_cache_root(env) -> str:
-    return env.get("LOCALAPPDATA") or _join(os.path.expanduser("~"), "AppData", "Local")
-
-
 def child_popen_kwargs() -> dict:
     """No console window for the probe; its own process group."""
     import subprocess

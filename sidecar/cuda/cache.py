@@ -1,4 +1,4 @@
-"""The cache folder, and the GPU verdict kept in it between runs."""
+"""The GPU verdict kept between runs, in the cache folder the caller names (``Config.cache_dir``)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-from ._platform import CURRENT
-
-APP = "whisper-sidecar"
 VERDICT_FILE = "gpu-verification.json"
-
-
-def cache_dir(env: Optional[Mapping[str, str]] = None, platform=None) -> Path:
-    """``WHISPER_CACHE_DIR``, else the user cache folder: ~/.cache/whisper-sidecar
-    ($XDG_CACHE_HOME honoured) or %LOCALAPPDATA%\\whisper-sidecar. Not created here."""
-    env = os.environ if env is None else env
-    if env.get("WHISPER_CACHE_DIR"):
-        return Path(env["WHISPER_CACHE_DIR"])
-    return Path((platform or CURRENT).user_cache_root(env)) / APP
 
 
 def cache_key(parts: Mapping[str, Any]) -> str:
@@ -38,9 +26,9 @@ def file_fingerprint(path: str) -> Dict[str, Any]:
     return {"path": path, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def read_verdict(key: str, folder: Optional[Path] = None) -> Optional[Dict[str, Any]]:
+def read_verdict(key: str, folder: Path) -> Optional[Dict[str, Any]]:
     """The verdict stored under ``key``, or None (missing, other key, unreadable)."""
-    path = (folder or cache_dir()) / VERDICT_FILE
+    path = Path(folder) / VERDICT_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -51,9 +39,9 @@ def read_verdict(key: str, folder: Optional[Path] = None) -> Optional[Dict[str, 
     return verdict if isinstance(verdict, dict) else None
 
 
-def write_verdict(key: str, verdict: Dict[str, Any], folder: Optional[Path] = None) -> bool:
+def write_verdict(key: str, verdict: Dict[str, Any], folder: Path) -> bool:
     """Store one verdict atomically (temp file, then rename). False if it could not."""
-    folder = folder or cache_dir()
+    folder = Path(folder)
     tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from typing import Dict, List, Optional
 
-from . import hooks
 from .paths import configure
 
 _SMI_TIMEOUT_S = 10
@@ -19,9 +18,6 @@ def device_count() -> int:
     This only asks the driver: a count above 0 does not prove cuBLAS/cuDNN load
     (that is what verify() is for).
     """
-    fake = hooks.fake_cuda_devices()
-    if fake is not None:
-        return fake
     configure()
     try:
         import ctranslate2
@@ -56,11 +52,12 @@ def driver_version() -> Optional[str]:
         return None
 
 
-def gpus() -> List[Dict[str, object]]:
-    """[{index, name, memory_mb}] for each CUDA device; names and memory when nvidia-smi
-    can say (and sees the same devices, i.e. no CUDA_VISIBLE_DEVICES), else None."""
+def gpus(count: Optional[int] = None) -> List[Dict[str, object]]:
+    """[{index, name, memory_mb}] for each of ``count`` CUDA devices (default: device_count());
+    names and memory when nvidia-smi can say (and sees the same devices, i.e. no
+    CUDA_VISIBLE_DEVICES), else None."""
     try:
-        count = device_count()
+        count = device_count() if count is None else count
         devices: List[Dict[str, object]] = [
             {"index": i, "name": None, "memory_mb": None} for i in range(count)]
         if not count or os.environ.get("CUDA_VISIBLE_DEVICES"):

@@ -12,36 +12,16 @@ from __future__ import annotations
 import argparse
 import faulthandler
 import logging
-import os
 import sys
 import time
 import traceback
 from typing import List, Optional
 
-from . import hooks
 from .exit_codes import EXIT_ERROR, EXIT_NO_DEVICE, EXIT_OK
-
 
 
 def _say(message: str) -> None:
     print(f"whisper-sidecar-probe: {message}", file=sys.stderr, flush=True)
-
-
-def _run_hook(behavior: str) -> int:
-    """Misbehave on purpose (test hooks only)."""
-    _say(f"test hook: behaving as {behavior!r}")
-    if behavior == "abort":
-        os.abort()  # SIGABRT, as a missing cuDNN sub-library does
-    if behavior == "fastfail":
-        # Windows reports the full 32-bit code; POSIX keeps only the low 8 bits, so the
-        # code is also written out for the parent to read back (hooks only).
-        code = hooks.FASTFAIL_EXIT_CODE
-        print(f"{hooks.EMULATED_EXIT_MARKER}{code}", file=sys.stderr, flush=True)
-        os._exit(code if os.name == "nt" else code & 0xFF)
-    if behavior == "hang":
-        while True:
-            time.sleep(3600)
-    return EXIT_OK
 
 
 def _tone(seconds: float = 1.0, rate: int = 16000):
@@ -75,9 +55,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--deadline-s", type=float, default=0,
                         help="exit by itself after this long, should the parent be gone")
     args = parser.parse_args(argv)
-    behavior = hooks.probe_behavior()
-    if behavior:
-        return _run_hook(behavior)
     if args.deadline_s > 0:
         faulthandler.dump_traceback_later(args.deadline_s, exit=True)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")

@@ -7,11 +7,11 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
-from . import hooks
 from ._platform import CURRENT
-from .cache import cache_dir, cache_key, file_fingerprint, read_verdict, write_verdict
+from .cache import cache_key, file_fingerprint, read_verdict, write_verdict
 from .devices import device_count, driver_version
 from .exit_codes import describe_exit
 from .paths import configure
@@ -66,20 +66,6 @@ def run_probe(argv: Sequence[str], timeout_s: float, env: Mapping[str, str],
     return ProbeRun(proc.returncode, timed_out, text, round(time.monotonic() - start, 3))
 
 
-def effective_exit_code(exit_code: Optional[int], stderr: str,
-                        env: Optional[Mapping[str, str]] = None) -> Optional[int]:
-    """The exit code to report. With test hooks on, a probe that emulated a Windows code
-    on POSIX (which keeps 8 bits) wrote it to stderr; read it back when the bits agree."""
-    if exit_code is None or not hooks.enabled(env):
-        return exit_code
-    for line in reversed(stderr.splitlines()):
-        if line.startswith(hooks.EMULATED_EXIT_MARKER):
-            value = line[len(hooks.EMULATED_EXIT_MARKER):].strip()
-            if value.isdigit() and int(value) & 0xFF == exit_code & 0xFF:
-                return int(value)
-    return exit_code
-
-
 def reason_for(run: ProbeRun, exit_code: Optional[int], timeout_s: float) -> Optional[str]:
     """A sentence for a failed check (None when it passed)."""
     if exit_code == 0 and not run.timed_out:
@@ -96,8 +82,15 @@ def reason_for(run: ProbeRun, exit_code: Optional[int], timeout_s: float) -> Opt
     return sentence + ". Using the CPU; run gpu_status with recheck after fixing it."
 
 
-def _probe_argv(model_path: str, compute_type: str, timeout_s: float) -> Tuple[str, ...]:
-    return (sys.executable, "-m", "sidecar.cuda.probe", "--model", model_path,
+# The probe child, before its arguments (--model, --compute-type, --deadline-s).
+PROBE_COMMAND: Tuple[str, ...] = (sys.executable, "-m", "sidecar.cuda.probe")
+
+Runner = Callable[[Sequence[str], float, Mapping[str, str]], ProbeRun]
+
+
+def _probe_argv(model_path: str, compute_type: str, timeout_s: float,
+                command: Sequence[str] = PROBE_COMMAND) -> Tuple[str, ...]:
+    return (*command, "--model", model_path,
             "--compute-type", compute_type, "--deadline-s", f"{timeout_s + 30:g}")
 
 
@@ -107,7 +100,7 @@ def _child_env() -> Dict[str, str]:
     return env
 
 
-def _key(model_path: str, compute_type: str) -> str:
+def _key(model_path: str, compute_type: str, command: Sequence[str]) -> str:
     report = configure()
     return cache_key({
         "ctranslate2": report.ctranslate2_version,
@@ -116,40 +109,47 @@ def _key(model_path: str, compute_type: str) -> str:
         "model": os.path.abspath(model_path) if os.path.exists(model_path) else model_path,
         "compute_type": compute_type,
         "python": sys.executable,
-        "hook": hooks.probe_behavior(),
+        "probe": list(command),
     })
 
 
-def verify(model_path: str, *, compute_type: str = "float16", timeout_s: float = 120.0,
-           recheck: bool = False) -> Verification:
+def verify(model_path: str, *, cache_folder: Path, compute_type: str = "float16",
+           timeout_s: float = 120.0, recheck: bool = False,
+           probe_command: Optional[Sequence[str]] = None,
+           count_devices: Callable[[], int] = device_count,
+           runner: Runner = run_probe) -> Verification:
     """Load ``model_path`` on CUDA and encode 1 s of audio in a child process.
 
     Args:
         model_path: the model folder (or name) the engine will use on the GPU.
+        cache_folder: where the verdict is kept between runs (``Config.cache_dir``).
         compute_type: the CUDA compute type the engine will use.
         timeout_s: the child is killed past this, and the check fails.
         recheck: ignore a cached verdict and run the child again.
+        probe_command: the child's command before its arguments; PROBE_COMMAND by default.
+        count_devices: how many CUDA devices there are; no child runs when none.
+        runner: runs the child (run_probe by default).
     Returns:
         A Verification; ok only when the child exited 0. Never raises.
     """
     try:
-        if device_count() == 0:
+        command = tuple(probe_command or PROBE_COMMAND)
+        if count_devices() == 0:
             return Verification(False, None, 0.0, "", reason=(
                 "no CUDA device (ctranslate2.get_cuda_device_count() is 0): "
                 "no NVIDIA GPU, no driver, or a CPU-only ctranslate2"))
-        key = _key(model_path, compute_type)
-        folder = cache_dir()
-        cached = None if recheck else read_verdict(key, folder)
+        key = _key(model_path, compute_type, command)
+        cached = None if recheck else read_verdict(key, cache_folder)
         if cached is not None:
             try:
                 return Verification(**{**cached, "cached": True})
             except TypeError:  # a verdict from another version of this module
                 pass
-        run = run_probe(_probe_argv(model_path, compute_type, timeout_s), timeout_s, _child_env())
-        code = effective_exit_code(run.exit_code, run.stderr)
+        run = runner(_probe_argv(model_path, compute_type, timeout_s, command), timeout_s, _child_env())
+        code = run.exit_code
         result = Verification(code == 0 and not run.timed_out, code, run.seconds,
                               run.stderr, reason=reason_for(run, code, timeout_s))
-        write_verdict(key, {k: v for k, v in asdict(result).items() if k != "cached"}, folder)
+        write_verdict(key, {k: v for k, v in asdict(result).items() if k != "cached"}, cache_folder)
         return result
     except Exception as e:  # noqa: BLE001 - a check must never take the sidecar down
         return Verification(False, None, 0.0, "", reason=f"GPU check could not run: {e!r}")

@@ -31,8 +31,8 @@ function tempDir(prefix = 'relay-test-') {
 }
 
 /** The real sidecar (python -m sidecar from the project's .venv) behind the real bridge. */
-async function startSidecar() {
-  const sidecar = new WhisperSidecar({ projectRoot: ROOT, logger: null });
+async function startSidecar(options = {}) {
+  const sidecar = new WhisperSidecar({ projectRoot: ROOT, logger: null, ...options });
   await sidecar.start();
   return sidecar;
 }

@@ -29,11 +29,12 @@ function abortable(signal) {
 
 test('a retried transcription replaces the segments of the failed attempt', async () => {
   const sidecar = {
-    async transcribe(file, params, { onSegment, onStatus }) {
+    async transcribe(file, params, { onSegment, onStatus, onRetry }) {
       onStatus({ stage: 'transcribing', progress: 0.2, device: 'cpu', message: 'm' });
       onSegment({ request_id: 1, segment: { id: 1, start: 0, end: 1, text: ' a' } });
       onSegment({ request_id: 1, segment: { id: 2, start: 1, end: 2, text: ' b' } });
-      // the sidecar crashed here; the bridge's retry starts over
+      // the sidecar crashed here; the bridge says so (onRetry) and its retry starts over
+      onRetry({ reason: 'exit', attempt: 2, previousId: 1 });
       onSegment({ request_id: 1, segment: { id: 1, start: 0, end: 1, text: ' a' } });
       onSegment({ request_id: 1, segment: { id: 2, start: 1, end: 2, text: ' b' } });
       return { text: 'a b', device: 'cpu', segments: [{ id: 1 }, { id: 2 }] };
@@ -49,6 +50,26 @@ test('a retried transcription replaces the segments of the failed attempt', asyn
   assert.deepEqual(events.filter((e) => e.type === 'reset').map((e) => e.data), [{ keep: 0 }]);
   assert.equal(events.filter((e) => e.type === 'segment').length, 4);
   assert.equal(store.get(job.id).progress, 1);
+  store.close();
+});
+
+test('the sidecar\'s own CPU re-run (a fallback status) also replaces the segments, once', async () => {
+  const sidecar = {
+    async transcribe(file, params, { onSegment, onStatus }) {
+      onSegment({ request_id: 1, segment: { id: 1, start: 0, end: 1, text: ' a' } });
+      onStatus({ stage: 'fallback', progress: null, device: 'cpu', message: 'CUDA error detected, retrying with CPU mode' });
+      onSegment({ request_id: 1, segment: { id: 1, start: 0, end: 1, text: ' a' } });
+      onSegment({ request_id: 1, segment: { id: 2, start: 1, end: 2, text: ' b' } });
+      return { text: 'a b', device: 'cpu', segments: [{ id: 1 }, { id: 2 }] };
+    },
+  };
+  const { store, runner } = makeRunner(sidecar);
+  const events = [];
+  const id = randomUUID();
+  runner.events.on(id, (event) => events.push(event));
+  runner.submit({ id, source: 'upload', name: 'x', mediaPath: '/nonexistent', ownsMedia: false, options: {} });
+  assert.equal((await runner.waitFor(id)).state, 'done');
+  assert.deepEqual(events.filter((e) => e.type === 'reset').map((e) => e.data), [{ keep: 0 }]);
   store.close();
 });
 

@@ -28,8 +28,9 @@ before(async () => {
   fs.writeFileSync(path.join(snapshot, 'model.bin'), 'weights');
   fs.mkdirSync(path.join(cacheDir, 'hub', 'models--someone--half-done', 'snapshots', 'def456'), { recursive: true });
   long = longFixture();
-  sidecar = await startSidecar();
-  relay = await startRelay({ sidecar, config: { whisperCacheDir: cacheDir } });
+  // The relay lists the models in the folder the sidecar reports (gpu_status.cache_dir).
+  sidecar = await startSidecar({ cacheDir });
+  relay = await startRelay({ sidecar });
   client = new OpenAI({ baseURL: `${relay.url}/v1`, apiKey: 'not-needed', maxRetries: 0, timeout: 300000 });
 });
 

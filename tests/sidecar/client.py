@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIO = ROOT / "tests" / "fixtures" / "audio"
+# The real server with test collaborators (a fake GPU, a stray-output method): fakes/launch_sidecar.py
+LAUNCHER = Path(__file__).resolve().parent / "fakes" / "launch_sidecar.py"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -22,10 +24,13 @@ from bench.wer import wer, words  # noqa: E402,F401 - one normalized WER for tes
 
 
 class Sidecar:
-    def __init__(self, env: Optional[dict] = None, args=(), python: str = sys.executable) -> None:
+    def __init__(self, env: Optional[dict] = None, args=(), python: str = sys.executable,
+                 launcher: Optional[Path] = None) -> None:
+        """``python -m sidecar ARGS``, or ``python LAUNCHER ARGS`` when a launcher is named."""
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        start = [str(launcher)] if launcher else ["-m", "sidecar"]
         self.proc = subprocess.Popen(
-            [python, "-m", "sidecar", *args],
+            [python, *start, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

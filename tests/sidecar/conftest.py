@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from client import Sidecar  # noqa: E402
+from client import LAUNCHER, Sidecar  # noqa: E402
 from ci_skips import pytest_runtest_makereport  # noqa: E402,F401  (CI=true: a skip not marked gpu fails)
 
 
@@ -17,7 +17,7 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sidecar_env(cache_dir):
-    return {"WHISPER_CACHE_DIR": cache_dir, "WHISPER_SIDECAR_TEST_HOOKS": "1", "HF_HUB_OFFLINE": "1"}
+    return {"WHISPER_CACHE_DIR": cache_dir, "HF_HUB_OFFLINE": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +34,9 @@ def spawn(sidecar_env):
     """Spawn a fresh sidecar with extra env; closed after the test."""
     started = []
 
-    def _spawn(**env):
-        sc = Sidecar(env={**sidecar_env, **env})
+    def _spawn(*args, **env):
+        """``python -m sidecar``; with ARGS, the test launcher (fakes/launch_sidecar.py) with them."""
+        sc = Sidecar(env={**sidecar_env, **env}, args=args, launcher=LAUNCHER if args else None)
         started.append(sc)
         return sc
 

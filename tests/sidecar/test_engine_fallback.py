@@ -10,7 +10,8 @@ from pathlib import Path
 
 from client import AUDIO, HELLO_MAX_WER, fixture_text, wer
 
-from sidecar import device
+from sidecar.cuda.verify import ProbeRun
+from sidecar.engine.gpu import Gpu
 from sidecar.config import Config
 from sidecar.engine import Engine, is_cuda_failure
 from sidecar.params import transcribe_params
@@ -29,10 +30,13 @@ def make_engine(cache_dir, events):
 
         return WhisperModel(key[0], device="cpu", compute_type="int8")
 
-    engine = Engine(Config(cache_dir=Path(cache_dir), preload=False), lambda m, p: events.append((m, p)), loader)
-    engine._decision = device.DeviceDecision(device="cuda", compute_type="float16", fallback_reason=None,
-                                             default_model="base", cuda_device_count=1)
-    engine._decided.set()
+    # A verified GPU, injected: one device and a probe that passes.
+    gpu = Gpu(Path(cache_dir), ("passing-probe",), count=lambda: 1,
+              runner=lambda argv, timeout_s, env: ProbeRun(0, False, "", 0.0))
+    engine = Engine(Config(cache_dir=Path(cache_dir), preload=False, model="base"),
+                    lambda m, p: events.append((m, p)), loader, gpu=gpu)
+    assert engine.start().result(60).device == "cuda"
+    events.clear()
     return engine
 
 
@@ -49,7 +53,7 @@ def test_cuda_error_mid_request_falls_back_to_cpu_with_a_reason(cache_dir):
     fallback = next(p for m, p in events if m == "status" and p["stage"] == "fallback")
     assert "retrying with CPU" in fallback["message"]
     # later requests stay on the CPU until a recheck
-    status = engine.gpu_status()
+    status = engine.gpu_report().to_dict()
     assert status["device"] == "cpu" and "out of memory" in status["fallback_reason"]
 
 

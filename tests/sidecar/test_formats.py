@@ -1,4 +1,4 @@
-from sidecar.formats import to_srt, to_txt, to_vtt
+from sidecar.engine.formats import to_srt, to_txt, to_vtt
 
 RESULT = {"text": " Hello there. General Kenobi.", "segments": [
     {"id": 1, "start": 0.0, "end": 1.5, "text": " Hello there."},

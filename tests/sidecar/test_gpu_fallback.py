@@ -1,5 +1,6 @@
 """The GPU check and the CPU fallback, end to end through the real sidecar process, on a machine
-without a GPU: test hooks pretend a CUDA device exists and make the probe child crash, hang or pass.
+without a GPU: the test launcher hands the server a fake device count and a fake probe script that
+crashes, hangs or passes.
 """
 
 import pytest
@@ -22,8 +23,8 @@ def gpu_status_when_settled(sc, timeout=120):
     ("hang", ["did not finish within 3 s"]),
 ])
 def test_a_crashing_probe_means_cpu_with_the_exit_code(spawn, tmp_path, behavior, expected):
-    sc = spawn(WHISPER_CACHE_DIR=str(tmp_path), WHISPER_SIDECAR_FAKE_CUDA_DEVICES="1",
-               WHISPER_SIDECAR_PROBE_BEHAVIOR=behavior, WHISPER_PROBE_TIMEOUT_S="3", WHISPER_PRELOAD="0")
+    sc = spawn("--fake-cuda-devices=1", f"--probe={behavior}",
+               WHISPER_CACHE_DIR=str(tmp_path), WHISPER_PROBE_TIMEOUT_S="3", WHISPER_PRELOAD="0")
     status = gpu_status_when_settled(sc)
     assert status["device"] == "cpu"
     assert status["verified"] is False
@@ -40,8 +41,8 @@ def test_a_crashing_probe_means_cpu_with_the_exit_code(spawn, tmp_path, behavior
 def test_a_verified_gpu_that_then_fails_falls_back_mid_request(spawn, tmp_path):
     # The probe "passes" but there is no GPU: loading the model on CUDA fails, as a broken driver
     # would make it fail after a good check. The request must still be answered, on the CPU.
-    sc = spawn(WHISPER_CACHE_DIR=str(tmp_path), WHISPER_SIDECAR_FAKE_CUDA_DEVICES="1",
-               WHISPER_SIDECAR_PROBE_BEHAVIOR="ok", WHISPER_PRELOAD="0", WHISPER_MODEL="base")
+    sc = spawn("--fake-cuda-devices=1", "--probe=ok",
+               WHISPER_CACHE_DIR=str(tmp_path), WHISPER_PRELOAD="0", WHISPER_MODEL="base")
     status = gpu_status_when_settled(sc)
     assert status["device"] == "cuda" and status["verified"] is True
     rid = sc.send("transcribe", {"path": str(AUDIO / "hello.flac")})
@@ -56,18 +57,18 @@ def test_a_verified_gpu_that_then_fails_falls_back_mid_request(spawn, tmp_path):
 
 
 def test_the_verdict_is_cached_between_starts(spawn, tmp_path):
-    env = dict(WHISPER_CACHE_DIR=str(tmp_path), WHISPER_SIDECAR_FAKE_CUDA_DEVICES="1",
-               WHISPER_SIDECAR_PROBE_BEHAVIOR="abort", WHISPER_PRELOAD="0")
-    first = gpu_status_when_settled(spawn(**env))
+    args = ("--fake-cuda-devices=1", "--probe=abort")
+    env = dict(WHISPER_CACHE_DIR=str(tmp_path), WHISPER_PRELOAD="0")
+    first = gpu_status_when_settled(spawn(*args, **env))
     assert first["verification"]["cached"] is False
-    second = gpu_status_when_settled(spawn(**env))
+    second = gpu_status_when_settled(spawn(*args, **env))
     assert second["verification"]["cached"] is True
     assert second["fallback_reason"] == first["fallback_reason"]
 
 
 def test_gpu_status_wait_and_recheck_do_not_block_the_loop(spawn, tmp_path):
-    sc = spawn(WHISPER_CACHE_DIR=str(tmp_path), WHISPER_SIDECAR_FAKE_CUDA_DEVICES="1",
-               WHISPER_SIDECAR_PROBE_BEHAVIOR="hang", WHISPER_PROBE_TIMEOUT_S="4", WHISPER_PRELOAD="0")
+    sc = spawn("--fake-cuda-devices=1", "--probe=hang",
+               WHISPER_CACHE_DIR=str(tmp_path), WHISPER_PROBE_TIMEOUT_S="4", WHISPER_PRELOAD="0")
     sc.ready()
     waiting = sc.send("gpu_status", {"wait": True})
     assert sc.call("ping", timeout=2)["result"]["pong"]  # answered while the probe hangs

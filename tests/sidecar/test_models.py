@@ -2,7 +2,7 @@
 
 import pytest
 
-from sidecar import models
+from sidecar.engine import models
 from sidecar.errors import InvalidParams, ModelUnavailable
 
 

@@ -121,7 +121,10 @@ def test_bad_files_answer_with_a_kind_and_a_message(sidecar, tmp_path):
     assert sidecar.call("ping")["result"]["pong"] is True
 
 
-def test_writes_to_fd1_inside_the_process_never_reach_the_protocol(sidecar):
+def test_writes_to_fd1_inside_the_process_never_reach_the_protocol(spawn):
+    # The real server, with one extra method (from the test launcher) that writes to fd 1.
+    sidecar = spawn("--stray-output-method", WHISPER_PRELOAD="0")
+    sidecar.ready()
     marker = "STRAY-OUTPUT-%d\n" % time.time_ns()
     r = sidecar.call("_test_write_stdout", {"text": marker})
     assert r["result"]["written"] is True

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from cudafakes import PLATFORMS
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fakes"))
+from fakegpu import verify_kwargs  # noqa: E402
 
 
 @pytest.fixture(params=sorted(PLATFORMS))
@@ -13,10 +19,7 @@ def platform(request) -> str:
 
 
 @pytest.fixture
-def hooks_env(monkeypatch, tmp_path):
-    """Test hooks on, one fake CUDA device, a private cache folder."""
-    monkeypatch.setenv("WHISPER_SIDECAR_TEST_HOOKS", "1")
-    monkeypatch.setenv("WHISPER_SIDECAR_FAKE_CUDA_DEVICES", "1")
-    monkeypatch.setenv("WHISPER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", raising=False)
-    return monkeypatch
+def fake_gpu(tmp_path):
+    """verify()'s keyword arguments for one fake CUDA device and a private cache folder; called
+    with a behaviour (abort, fastfail, hang, ok) the fake probe script runs, else the real probe."""
+    return lambda behavior=None: verify_kwargs(tmp_path / "cache", devices=1, behavior=behavior)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.cuda import _linux, _windows, cache_dir, devices, gpus, supported_compute_type
+from sidecar.config import default_cache_dir
+from sidecar.cuda import _linux, _windows, devices, gpus, supported_compute_type
 from sidecar.cuda._platform import select
 from sidecar.cuda.catalog import parse_version, requirement_for
 
@@ -36,11 +37,8 @@ def test_platform_selected_once():
     assert select("win32") is _windows and select("linux") is _linux and select("darwin") is _linux
 
 
-def test_device_count_and_gpus_with_fake_devices(monkeypatch):
-    monkeypatch.setenv("WHISPER_SIDECAR_TEST_HOOKS", "1")
-    monkeypatch.setenv("WHISPER_SIDECAR_FAKE_CUDA_DEVICES", "2")
-    assert devices.device_count() == 2
-    listed = gpus()
+def test_gpus_for_a_given_device_count():
+    listed = gpus(2)
     assert [g["index"] for g in listed] == [0, 1] and set(listed[0]) == {"index", "name", "memory_mb"}
 
 
@@ -71,9 +69,11 @@ def test_supported_compute_type_for_real():
 
 
 def test_cache_dir():
-    assert cache_dir({"WHISPER_CACHE_DIR": "/x/y"}) == Path("/x/y")
-    assert cache_dir({"XDG_CACHE_HOME": "/xdg"}, _linux) == Path("/xdg/whisper-sidecar")
-    assert cache_dir({}, _linux) == Path.home() / ".cache" / "whisper-sidecar"
+    # One cache folder, decided in sidecar.config for the models and the GPU verdict alike.
+    assert default_cache_dir({"WHISPER_CACHE_DIR": "/x/y"}) == Path("/x/y")
+    assert default_cache_dir({"WHISPER_CACHE_DIR": "~/x"}) == Path.home() / "x"
+    assert default_cache_dir({"XDG_CACHE_HOME": "/xdg"}, "linux") == Path("/xdg/whisper-sidecar")
+    assert default_cache_dir({}, "linux") == Path.home() / ".cache" / "whisper-sidecar"
     local = r"C:\Users\me\AppData\Local"
-    assert str(cache_dir({"LOCALAPPDATA": local}, _windows)).startswith(local)
-    assert str(cache_dir({"LOCALAPPDATA": local}, _windows)).endswith("whisper-sidecar")
+    assert str(default_cache_dir({"LOCALAPPDATA": local}, "win32")).startswith(local)
+    assert str(default_cache_dir({"LOCALAPPDATA": local}, "win32")).endswith("whisper-sidecar")

@@ -42,7 +42,8 @@ def test_real_wheels_are_found_and_loaded(cuda_wheels):
         from sidecar import cuda
         report = cuda.configure().to_dict()
         count = cuda.device_count()
-        verification = cuda.verify("/unused/model").to_dict()
+        import tempfile
+        verification = cuda.verify("/unused/model", cache_folder=tempfile.gettempdir()).to_dict()
         maps = sorted({line.split()[-1] for line in open("/proc/self/maps") if ".so" in line})
         print(json.dumps({"report": report, "count": count, "verification": verification, "maps": maps}))
     """
@@ -75,19 +76,18 @@ def test_real_wheels_are_found_and_loaded(cuda_wheels):
 
 
 @pytest.mark.gpu
-def test_verify_succeeds_on_a_gpu(tmp_path, monkeypatch):
+def test_verify_succeeds_on_a_gpu(tmp_path):
     """Needs an NVIDIA GPU; WHISPER_SIDECAR_GPU_TEST_MODEL may name a model folder (default: embedded base)."""
     from sidecar.cuda import device_count, verify
 
     if device_count() == 0:
         pytest.skip("no CUDA device on this machine")
-    monkeypatch.setenv("WHISPER_CACHE_DIR", str(tmp_path))
     model = os.environ.get("WHISPER_SIDECAR_GPU_TEST_MODEL")
     if not model:  # the embedded base model, joined into the temp cache
-        from sidecar.models import materialize_embedded
+        from sidecar.engine.models import materialize_embedded
 
         model = str(materialize_embedded(tmp_path))
-    result = verify(model, recheck=True)
+    result = verify(model, recheck=True, cache_folder=tmp_path)
     assert result.ok, result.reason
 
 

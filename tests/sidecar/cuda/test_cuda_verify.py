@@ -1,4 +1,4 @@
-"""verify(): the probe child crashes, hangs or succeeds (test hooks), and the verdict cache."""
+"""verify(): the probe child crashes, hangs or succeeds (a fake probe script), and the verdict cache."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from sidecar.cuda import cache, verify
 from sidecar.cuda.exit_codes import describe_exit
-from sidecar.cuda.verify import ProbeRun, effective_exit_code, reason_for
+from sidecar.cuda.verify import ProbeRun, reason_for
+from fakegpu import effective_exit_code
 
 
 # --- exit codes, as pure functions (the Windows values tested on any OS) -----------------
@@ -43,74 +44,69 @@ def test_reason_sentence():
     assert reason_for(ProbeRun(1, False, "", 1.0), 1, 120).startswith("GPU check failed with exit code 1")
 
 
-def test_emulated_exit_code_is_read_back_only_with_hooks():
+def test_emulated_exit_code_is_read_back_only_by_the_test_runner(tmp_path):
     err = "whisper-sidecar-probe: emulated exit code 3221226505\n"
-    on = {"WHISPER_SIDECAR_TEST_HOOKS": "1"}
-    assert effective_exit_code(9, err, on) == 3221226505
-    assert effective_exit_code(9, err, {}) == 9
-    assert effective_exit_code(1, err, on) == 1  # low bits disagree: not that exit
+    assert effective_exit_code(9, err) == 3221226505
+    code = "import sys; sys.stderr.write(%r); sys.exit(9)" % err
+    assert verify("/no/model", cache_folder=tmp_path, count_devices=lambda: 1,
+                  probe_command=(sys.executable, "-c", code)).exit_code == 9  # production: as it exited
+    assert effective_exit_code(1, err) == 1  # low bits disagree: not that exit
 
 
 # --- the child, for real ------------------------------------------------------------------
 
-def test_no_device_means_no_child_and_says_so(monkeypatch, tmp_path):
-    monkeypatch.setenv("WHISPER_SIDECAR_TEST_HOOKS", "1")
-    monkeypatch.setenv("WHISPER_SIDECAR_FAKE_CUDA_DEVICES", "0")
-    monkeypatch.setenv("WHISPER_CACHE_DIR", str(tmp_path))
-    result = verify("/no/model")
+def test_no_device_means_no_child_and_says_so(tmp_path):
+    result = verify("/no/model", cache_folder=tmp_path, count_devices=lambda: 0)
     assert not result.ok and result.exit_code is None and "no CUDA device" in result.reason
     assert not (tmp_path / cache.VERDICT_FILE).exists()
 
 
-def test_probe_abort_is_not_verified(hooks_env):
-    hooks_env.setenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", "abort")
-    result = verify("/no/model", timeout_s=30)
+def test_probe_abort_is_not_verified(fake_gpu):
+    result = verify("/no/model", timeout_s=30, **fake_gpu("abort"))
     assert not result.ok and result.exit_code == -signal.SIGABRT
     assert "exit code -6 (killed by SIGABRT" in result.reason
     assert "behaving as 'abort'" in result.stderr_tail
 
 
-def test_probe_windows_fast_fail_is_not_verified(hooks_env):
-    hooks_env.setenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", "fastfail")
-    result = verify("/no/model", timeout_s=30)
+def test_probe_windows_fast_fail_is_not_verified(fake_gpu):
+    result = verify("/no/model", timeout_s=30, **fake_gpu("fastfail"))
     assert not result.ok and result.exit_code == 3221226505
     assert "GPU check crashed with exit code 3221226505 (0xC0000409" in result.reason
     assert result.to_dict()["exit_code"] == 3221226505
 
 
-def test_probe_hang_is_killed_at_the_timeout(hooks_env):
-    hooks_env.setenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", "hang")
+def test_probe_hang_is_killed_at_the_timeout(fake_gpu):
     start = time.monotonic()
-    result = verify("/no/model", timeout_s=2)
+    result = verify("/no/model", timeout_s=2, **fake_gpu("hang"))
     assert time.monotonic() - start < 20
     assert not result.ok and result.seconds >= 2
     assert result.reason.startswith("GPU check did not finish within 2 s and was stopped")
     assert result.exit_code == -signal.SIGKILL
 
 
-def test_real_probe_without_a_gpu_reports_no_device(hooks_env):
+def test_real_probe_without_a_gpu_reports_no_device(fake_gpu):
     # Fake a device in this process only: the child runs the real check and finds none.
-    result = verify("/no/model", timeout_s=60)
+    result = verify("/no/model", timeout_s=60, **fake_gpu())
     assert not result.ok and result.exit_code == 3
     assert "exit code 3 (the probe found no CUDA device)" in result.reason
 
 
-def test_verdict_cache_hit_miss_and_recheck(hooks_env, tmp_path):
-    hooks_env.setenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", "ok")
-    first = verify("/no/model", timeout_s=30)
+def test_verdict_cache_hit_miss_and_recheck(fake_gpu, tmp_path):
+    ok = fake_gpu("ok")
+    first = verify("/no/model", timeout_s=30, **ok)
     assert first.ok and first.exit_code == 0 and first.reason is None and not first.cached
     stored = json.loads((tmp_path / "cache" / cache.VERDICT_FILE).read_text())
     assert stored["verdict"]["ok"] is True
-    second = verify("/no/model", timeout_s=30)
+    second = verify("/no/model", timeout_s=30, **ok)
     assert second.cached and second.ok and second.seconds == first.seconds
-    assert verify("/no/model", timeout_s=30, recheck=True).cached is False
-    # Another input (here the probe's behaviour; in life the driver, ctranslate2 or a
+    assert verify("/no/model", timeout_s=30, recheck=True, **ok).cached is False
+    # Another input (here the probe command; in life the driver, ctranslate2 or a
     # library file) is another key: a miss, and the new verdict replaces the old one.
-    hooks_env.setenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", "abort")
-    third = verify("/no/model", timeout_s=30)
+    abort = fake_gpu("abort")
+    third = verify("/no/model", timeout_s=30, **abort)
     assert not third.cached and not third.ok
-    assert verify("/no/model", timeout_s=30).cached
-    assert verify("/other/model", timeout_s=30).cached is False
+    assert verify("/no/model", timeout_s=30, **abort).cached
+    assert verify("/other/model", timeout_s=30, **abort).cached is False
 
 
 def test_cache_key_follows_library_files(tmp_path):
@@ -129,19 +125,17 @@ def test_corrupt_cache_file_is_a_miss(tmp_path):
     assert cache.read_verdict("other", tmp_path) is None
 
 
-def test_hooks_are_ignored_unless_enabled(monkeypatch, tmp_path):
-    monkeypatch.delenv("WHISPER_SIDECAR_TEST_HOOKS", raising=False)
+def test_no_environment_variable_fakes_a_device(monkeypatch):
+    monkeypatch.setenv("WHISPER_SIDECAR_TEST_HOOKS", "1")
     monkeypatch.setenv("WHISPER_SIDECAR_FAKE_CUDA_DEVICES", "4")
     monkeypatch.setenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", "ok")
-    from sidecar.cuda import device_count, hooks
+    from sidecar.cuda import device_count
 
-    assert hooks.fake_cuda_devices() is None and hooks.probe_behavior() is None
     assert device_count() == 0  # the real answer on this machine
 
 
-def test_probe_child_stdin_is_not_the_parents(hooks_env, tmp_path):
+def test_probe_child_stdin_is_not_the_parents(tmp_path):
     """The child must never read the sidecar's JSON-RPC stdin or write to its stdout."""
-    hooks_env.setenv("WHISPER_SIDECAR_PROBE_BEHAVIOR", "ok")
     from sidecar.cuda.verify import _probe_argv, run_probe
 
     code = "import sys; sys.stdout.write('x'); sys.exit(0 if sys.stdin.read() == '' else 5)"

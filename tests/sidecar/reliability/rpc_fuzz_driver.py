@@ -20,7 +20,7 @@ import orjson
 
 from rpc_fuzz_cases import OK, Case, Raw
 
-from sidecar.server import parse_line
+from sidecar.endpoint.framing import parse_line
 
 NOTIFICATIONS = {"ready", "status", "segment"}
 

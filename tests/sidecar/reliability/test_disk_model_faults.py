@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from client import AUDIO, HELLO_MAX_WER, fixture_text, wer
-from sidecar import models
+from sidecar.engine import models
 
 HELLO = str(AUDIO / "hello.flac")
 NO_PRELOAD = {"WHISPER_PRELOAD": "0"}

@@ -1,8 +1,9 @@
 """Requests the fuzz found answered without their id, so a client waiting on that id never hears back.
 
 Both are valid JSON with a readable id. JSON-RPC allows a null id only when the id could not be read.
-Both were fixed in sidecar/server.py: a stdlib-JSON fallback for numbers orjson refuses, and an
-envelope check that does not recurse into params (jsonrpcserver's jsonschema check did).
+Both were fixed in sidecar/server.py (now sidecar/endpoint/framing.py): a stdlib-JSON fallback for
+numbers orjson refuses, and an envelope check that does not recurse into params (jsonrpcserver's
+jsonschema check did).
 """
 
 import pytest

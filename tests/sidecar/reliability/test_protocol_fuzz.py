@@ -28,7 +28,7 @@ def fuzzer(sidecar_env, tmp_path_factory):
     (folder / "notes.wav").write_text("not audio\n" * 100)
     paths = {"@dir": str(folder), "@empty": str(folder / "empty.wav"), "@text": str(folder / "notes.wav")}
     assert set(paths) == set(BAD_PATHS)
-    sc = Sidecar(env={**sidecar_env, "WHISPER_SIDECAR_TEST_HOOKS": "0"})
+    sc = Sidecar(env=sidecar_env)
     sc.ready()
     fz = Fuzzer(sc, paths)
     yield fz

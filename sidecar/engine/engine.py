@@ -1,4 +1,5 @@
-"""The warm faster-whisper engine: device setup, model cache, transcription with progress and cancel.
+"""The warm faster-whisper engine: device setup (state.py, device.py), the model cache, and
+transcription with progress, cancel and the CPU re-run after a CUDA error (transcription.py).
 
 Heavy imports (faster_whisper, and through it ctranslate2) happen only after the CUDA libraries are
 configured, in :meth:`Engine._setup`.
@@ -7,29 +8,25 @@ configured, in :meth:`Engine._setup`.
 from __future__ import annotations
 
 import logging
-import platform
-import sys
 import threading
 import time
+from concurrent.futures import Future
 from typing import Any, Callable, Optional
 
-from . import __version__, audio, cuda, device, models
-from .config import Config
-from .errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
+from .. import cuda
+from . import audio, device, models
+from ..config import Config
+from ..errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
+from .gpu import Gpu
 from .modelcache import Key, ModelCache
-from .params import TranscribeParams
+from .report import GpuReport
+from .state import DeviceState
+from .transcription import is_cuda_failure, segment_dict, start_decoding
+from ..params import TranscribeParams
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str, dict], None]
-
-# Substrings of CTranslate2 / CUDA errors that mean the GPU, not the input, failed.
-_CUDA_MARKERS = ("cuda", "cublas", "cudnn", "out of memory", "cufft", "nccl", "gpu")
-
-
-def is_cuda_failure(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__} {exc}".lower()
-    return any(m in text for m in _CUDA_MARKERS)
 
 
 def _versions() -> dict:
@@ -45,17 +42,18 @@ def _versions() -> dict:
 
 
 class Engine:
-    def __init__(self, config: Config, notify: Notify, loader: Optional[Callable[[Key], Any]] = None) -> None:
+    def __init__(self, config: Config, notify: Notify, loader: Optional[Callable[[Key], Any]] = None,
+                 gpu: Optional[Gpu] = None) -> None:
         """
         Args:
             notify: (method, params) for the ``status`` and ``segment`` notifications.
             loader: builds a model for a (folder, device, compute type) key; WhisperModel by default.
+            gpu: the way to the GPU; by default sidecar.cuda with the Config's cache folder and probe.
         """
         self.config = config
         self._notify = notify
-        self._decision: Optional[device.DeviceDecision] = None
-        self._decided = threading.Event()
-        self._state_lock = threading.Lock()
+        self._gpu = gpu or Gpu.from_config(config)
+        self.device_state = DeviceState(self._setup, self._announce)  # the decision, behind one lock
         self._setup_error: Optional[str] = None
         self._models = ModelCache(loader or self._load, config.max_models)
         self._started = time.monotonic()
@@ -65,24 +63,44 @@ class Engine:
     def status(self, request_id: Any, stage: str, message: str, progress: Optional[float] = None,
                device_name: Optional[str] = None) -> None:
         log.info("%s", message)
+        latest = self.device_state.latest()
         self._notify("status", {
             "request_id": request_id,
             "stage": stage,
             "message": message,
             "progress": progress,
-            "device": device_name or (self._decision.device if self._decision else None),
+            "device": device_name or (latest.device if latest else None),
         })
 
     # ---- setup --------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Decide the device on a background thread (see :meth:`preload` for the model)."""
-        threading.Thread(target=self._setup, name="engine-setup", daemon=True).start()
+    def start(self) -> Future:
+        """Decide the device on a background thread (see :meth:`preload` for the model).
+        Returns a future of the decision."""
+        return self.device_state.start()
 
-    def _setup(self, recheck: bool = False) -> None:
+    def recheck(self) -> Future:
+        """Run the GPU check anew (ignoring the cached verdict) and switch devices if it changed.
+        One probe at a time (see state.py). Returns a future of the decision."""
+        return self.device_state.recheck()
+
+    def settled(self) -> Future:
+        """A future of the decision: resolved now when decided, else when the running setup ends."""
+        return self.device_state.settled()
+
+    def _announce(self, decision: device.DeviceDecision, recheck: bool) -> None:
+        if decision.device == "cuda":
+            self.status(None, "gpu_setup", f"Using CUDA ({decision.compute_type})", device_name="cuda")
+        else:
+            self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
+        if recheck:
+            self._models.drop()
+
+    def _setup(self, recheck: bool = False) -> device.DeviceDecision:
         try:
             self.status(None, "gpu_setup", "Initializing CUDA processing...")
             decision = device.decide(
                 self.config,
+                self._gpu,
                 lambda name: self._resolve(None, name).path,
                 lambda stage, message: self.status(None, stage, message),
                 recheck=recheck,
@@ -90,13 +108,7 @@ class Engine:
         except Exception as e:  # never leave the engine without a device
             log.exception("device setup failed")
             decision = device.cpu_decision(self.config, f"device setup failed: {type(e).__name__}: {e}")
-        with self._state_lock:
-            self._decision = decision
-        self._decided.set()
-        if decision.device == "cuda":
-            self.status(None, "gpu_setup", f"Using CUDA ({decision.compute_type})", device_name="cuda")
-        else:
-            self.status(None, "fallback", f"Using CPU: {decision.fallback_reason}", device_name="cpu")
+        return decision
 
     def preload(self) -> dict:
         """Load the default model for the decided device.
@@ -124,30 +136,20 @@ class Engine:
         return {}
 
     def decided(self) -> bool:
-        return self._decided.is_set()
+        return self.device_state.decided()
 
     def decision(self, timeout: Optional[float] = None) -> device.DeviceDecision:
-        if not self._decided.wait(timeout):
-            raise TimeoutError("device setup is still running")
-        assert self._decision is not None
-        return self._decision
-
-    def recheck(self) -> None:
-        """Run the GPU check anew (ignoring the cached verdict) and switch devices if it changed."""
-        self._decided.clear()
-        self._setup(recheck=True)
-        self._models.drop()
+        return self.device_state.wait(timeout)
 
     def fall_back_to_cpu(self, reason: str) -> None:
-        with self._state_lock:
-            self._decision = device.cpu_decision(
-                self.config,
-                reason,
-                cuda_device_count=self._decision.cuda_device_count if self._decision else 0,
-                gpus=self._decision.gpus if self._decision else [],
-                libraries=self._decision.libraries if self._decision else {},
-                verification=self._decision.verification if self._decision else None,
-            )
+        self.device_state.replace(lambda old: device.cpu_decision(
+            self.config,
+            reason,
+            cuda_device_count=old.cuda_device_count if old else 0,
+            gpus=old.gpus if old else [],
+            libraries=old.libraries if old else {},
+            verification=old.verification if old else None,
+        ))
         self._models.drop(lambda key: key[1] == "cuda")
 
     # ---- models -------------------------------------------------------------------------------
@@ -239,7 +241,7 @@ class Engine:
         label = "CUDA" if device_name == "cuda" else "CPU"
         self.status(request_id, "transcribing", f"Transcribing with {label}...", 0.0, device_name)
         t0 = time.monotonic()
-        segments, info, batch_size = self._start(model, params, media)
+        segments, info, batch_size = start_decoding(model, params, media, self.config)
         out = []
         for seg in segments:
             if cancel.is_set():
@@ -270,74 +272,19 @@ class Engine:
             "batch_size": batch_size,
         }
 
-    def _start(self, model, params: TranscribeParams, media: audio.Audio):
-        kwargs = dict(
-            language=params.language,
-            task=params.task,
-            beam_size=params.beam_size,
-            word_timestamps=params.word_timestamps,
-            initial_prompt=params.initial_prompt,
-        )
-        batch_size = params.batch_size
-        if (batch_size is None and params.vad_filter is not False and self.config.batch_threshold_s
-                and media.duration >= self.config.batch_threshold_s):
-            # Long audio: batched was faster at equal or better WER in the benchmark (bench/RESULTS.md).
-            batch_size = self.config.default_batch_size
-        if batch_size:
-            from faster_whisper import BatchedInferencePipeline
-
-            vad = True if params.vad_filter is None else params.vad_filter
-            if not vad and media.duration >= 30:
-                raise InvalidParams("vad_filter", "must be true for batched transcription of audio longer "
-                                    "than 30 s (batches are cut at speech pauses)")
-            segments, info = BatchedInferencePipeline(model).transcribe(
-                media.samples, batch_size=batch_size, vad_filter=vad, **kwargs)
-            return segments, info, batch_size
-        segments, info = model.transcribe(media.samples, vad_filter=bool(params.vad_filter), **kwargs)
-        return segments, info, None
-
     # ---- reports ------------------------------------------------------------------------------
-    def gpu_status(self, wait_s: float = 0.0) -> dict:
-        decided = self._decided.wait(wait_s)
-        d = self._decision if decided else None
-        loaded = self._models.keys()
-        out = {
-            "device": d.device if d else None,
-            "compute_type": d.compute_type if d else None,
-            "model": d.default_model if d else (self.config.model or None),
-            "model_loaded": any(k[1] == (d.device if d else None) for k in loaded),
-            "loaded_models": [{"path": k[0], "device": k[1], "compute_type": k[2]} for k in loaded],
-            "setup_complete": decided,
-            "cuda_device_count": d.cuda_device_count if d else None,
-            "gpus": d.gpus if d else [],
-            "verified": d.verified if d else None,
-            "verification": d.verification if d else None,
-            "fallback_reason": d.fallback_reason if d else None,
-            "model_error": self._setup_error,
-            "python": platform.python_version(),
-            "platform": f"{sys.platform}-{platform.machine()}",
-            "sidecar_version": __version__,
-            **_versions(),
-        }
-        libs = d.libraries if d else {}
-        out["libraries"] = libs.get("libraries", {})
-        out["paths_configured"] = libs.get("paths_configured")
-        out["cuda_major_needed"] = libs.get("cuda_major_needed")
-        out["library_reason"] = libs.get("reason")
-        return out
+    def gpu_report(self, wait_s: float = 0.0) -> GpuReport:
+        """What the engine knows of its device and models now (after up to ``wait_s`` for the decision)."""
+        return GpuReport(
+            decision=self.device_state.current(wait_s),
+            configured_model=self.config.model or None,
+            loaded=tuple(self._models.keys()),
+            model_error=self._setup_error,
+            cache_dir=self.config.cache_dir,
+            versions=_versions(),
+        )
 
     def idle_unload(self) -> None:
         if self.config.idle_unload_s and self._models.idle_for() > self.config.idle_unload_s:
             if self._models.drop():
                 log.info("unloaded models after %.0f s idle", self.config.idle_unload_s)
-
-
-def segment_dict(seg, with_words: bool) -> dict:
-    item = {"id": seg.id, "start": round(seg.start, 3), "end": round(seg.end, 3), "text": seg.text}
-    if with_words and seg.words:
-        item["words"] = [
-            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
-             "probability": round(float(w.probability), 4)}
-            for w in seg.words
-        ]
-    return item

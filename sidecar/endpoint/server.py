@@ -1,12 +1,13 @@
 """The JSON-RPC 2.0 endpoint: reads newline-delimited requests, dispatches them with jsonrpcserver,
-answers quick methods at once and long ones (transcribe, load_model) from the job queue.
+and answers each with what its handler returned: a value at once, a ``Future`` when it resolves
+(long requests from the engine's job queue, ``gpu_status`` waiting for the device, ``stream_close``).
 
 A malformed line is answered with an error and dropped; the read loop never dies.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import os
 import platform
@@ -14,15 +15,16 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from typing import Any, BinaryIO, Optional
+from typing import Any, BinaryIO, Callable, Optional
 
-import orjson
 from jsonrpcserver import Success, dispatch_to_serializable
 
-from . import __version__
-from .config import Config
-from .engine import Engine
-from .errors import (
+from .. import __version__
+from ..config import Config
+from ..engine import Engine
+from ..engine.gpu import Gpu
+from ..engine.report import QueueDepth
+from ..errors import (
     INVALID_REQUEST,
     InvalidParams,
     error_object,
@@ -31,15 +33,14 @@ from .errors import (
     ShuttingDown,
     make_error_response,
 )
-from .jobs import NO_ID, JobQueue
-from .params import model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
+from ..engine.jobs import NO_ID, JobQueue
+from .framing import MAX_LINE_BYTES, discard_line, parse_line, valid_id, validate_envelope
+from ..params import model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
 from .stdio import ProtocolWriter
-from .stream import StreamManager
+from ..stream import StreamManager
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 4 * 1024 * 1024  # requests are small; a longer line is refused, not buffered forever
-DEFERRED = object()  # a method's result that its job will send later (the job queue answers it)
 
 
 class Context:
@@ -50,12 +51,16 @@ class Context:
 
 
 class Server:
-    def __init__(self, config: Config, writer: ProtocolWriter) -> None:
+    def __init__(self, config: Config, writer: ProtocolWriter, gpu: Optional[Gpu] = None) -> None:
+        """
+        Args:
+            gpu: the engine's way to the GPU; by default sidecar.cuda as the Config says.
+        """
         self.config = config
         self.writer = writer
         self.started = time.monotonic()
-        self.engine = Engine(config, self.notify)
-        self.jobs = JobQueue(self._respond, maxsize=config.queue_size, workers=config.num_workers)
+        self.engine = Engine(config, self.notify, gpu=gpu)
+        self.jobs = JobQueue(maxsize=config.queue_size, workers=config.num_workers)
         self.streams = StreamManager(self.engine, self.notify, max_streams=config.max_streams)
         self._stopping = threading.Event()
         self.methods = {
@@ -70,10 +75,6 @@ class Server:
             "stream_close": self.stream_close,
             "stream_abort": self.stream_abort,
         }
-        if config.test_hooks:
-            from . import testhooks
-
-            self.methods.update(testhooks.methods(self))
 
     # ---- output -------------------------------------------------------------------------------
     def notify(self, method: str, params: dict) -> None:
@@ -92,31 +93,20 @@ class Server:
     def gpu_status(self, ctx: Context, recheck: Any = False, wait: Any = True):
         """The device report. ``wait`` (the default): answer once the device is decided, which the
         probe's time-out bounds; ``wait: false``: what is known now. ``recheck``: run the GPU check
-        anew. Waiting happens on a thread of its own, so the read loop goes on."""
+        anew (one probe at a time: concurrent rechecks share it). Waiting is a future the engine
+        resolves, so the read loop goes on."""
         for name, value in (("recheck", recheck), ("wait", wait)):
             if not isinstance(value, bool):
                 raise InvalidParams(name, f"must be true or false, got {type(value).__name__}")
         if not recheck and (not wait or self.engine.decided()):
             return Success(self._gpu_report())
-        future: Future = Future()
-
-        def answer() -> None:
-            try:
-                if recheck:
-                    self.engine.recheck()
-                self.engine.decision()
-                future.set_result(self._gpu_report())
-            except Exception as e:  # answer anyway
-                log.exception("gpu_status failed")
-                future.set_exception(e)
-
-        threading.Thread(target=answer, name="gpu-status", daemon=True).start()
-        return Success(future)
+        decided = self.engine.recheck() if recheck else self.engine.settled()
+        return Success(_then(decided, lambda _: self._gpu_report()))
 
     def _gpu_report(self) -> dict:
-        status = self.engine.gpu_status()
-        status["queue"] = {**self.jobs.depth(), "streams": self.streams.open_count()}
-        return status
+        depth = self.jobs.depth()
+        queue = QueueDepth(depth["queued"], depth["running"], self.streams.open_count())
+        return dataclasses.replace(self.engine.gpu_report(), queue=queue).to_dict()
 
     def _submit(self, ctx: Context, run) -> Any:
         if self._stopping.is_set():
@@ -125,8 +115,7 @@ class Server:
         if request_id is not NO_ID and self.jobs.has(request_id):
             raise InvalidRequest(f"Request id {request_id!r} is already in use by a running request",
                                  id=request_id)
-        self.jobs.submit(request_id, run)
-        return Success(DEFERRED)
+        return Success(self.jobs.submit(request_id, run).future)
 
     def transcribe(self, ctx: Context, **params):
         p = transcribe_params(params)
@@ -188,7 +177,7 @@ class Server:
             validate_envelope(message)
         except ValueError as e:
             # Answer with the request's own id whenever it can be read, so the client's call ends now.
-            readable = request_id is not NO_ID and _valid_id(request_id)
+            readable = request_id is not NO_ID and valid_id(request_id)
             self.writer.send(make_error_response(request_id if readable else None, {
                 "code": INVALID_REQUEST, "message": "Invalid Request", "data": str(e)}))
             return
@@ -200,7 +189,7 @@ class Server:
             validator=lambda request: request,
         )
         result = response.get("result") if isinstance(response, dict) else None
-        if response is None or result is DEFERRED:
+        if response is None:
             return
         if isinstance(result, Future):
             self._answer_later(request_id, result)
@@ -239,7 +228,7 @@ class Server:
                 self.jobs.wait_idle()
                 break
             if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                size = len(raw) + _discard_line(stdin)
+                size = len(raw) + discard_line(stdin)
                 self.writer.send(make_error_response(None, {
                     "code": INVALID_REQUEST, "message": "Invalid Request",
                     "data": f"request line too long ({size} bytes; the limit is {MAX_LINE_BYTES})"}))
@@ -264,60 +253,16 @@ class Server:
                 self.engine.idle_unload()
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not valid JSON")
+def _then(future: Future, fn: Callable[[Any], Any]) -> Future:
+    """A future of ``fn(result)``, resolved when ``future`` is (an exception passes through)."""
+    out: Future = Future()
 
-
-def parse_line(line: bytes) -> Any:
-    """orjson first; valid JSON it refuses (numbers beyond the double range) goes through the stdlib,
-    so such a request is still answered with its own id."""
-    try:
-        return orjson.loads(line)
-    except orjson.JSONDecodeError as first:
+    def done(f: Future) -> None:
         try:
-            # Decode strictly: json.loads(bytes) would let UTF-8-encoded surrogates through.
-            message = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
-            if isinstance(message, dict):  # what a reply echoes must be valid UTF-8 (no lone surrogates)
-                orjson.dumps([message.get("id"), message.get("method")])
-            return message
-        except (ValueError, TypeError, RecursionError, orjson.JSONEncodeError):
-            raise ValueError(str(first)) from None
+            out.set_result(fn(f.result()))
+        except Exception as e:  # answer anyway
+            log.exception("a deferred answer failed")
+            out.set_exception(e)
 
-
-_ID_TYPES = (str, int, float, type(None))
-
-
-def _valid_id(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, _ID_TYPES)
-_MEMBERS = {"jsonrpc", "method", "params", "id"}
-
-
-def validate_envelope(request: Any) -> Any:
-    """The JSON-RPC 2.0 request envelope, checked without recursing into params.
-
-    jsonrpcserver's default jsonschema check recurses through the whole message and fails on a
-    request nested ~1000 deep, which then goes unanswered by id. Params are the methods' business.
-    """
-    if not isinstance(request, dict):
-        raise ValueError("a request is a JSON object")
-    extra = set(request) - _MEMBERS
-    if extra:
-        raise ValueError(f"unknown members {sorted(extra)!r}")
-    if request.get("jsonrpc") != "2.0":
-        raise ValueError('"jsonrpc" must be "2.0"')
-    if not isinstance(request.get("method"), str):
-        raise ValueError('"method" must be a string')
-    if "params" in request and not isinstance(request["params"], (dict, list)):
-        raise ValueError('"params" must be an object or an array')
-    if "id" in request and (isinstance(request["id"], bool) or not isinstance(request["id"], _ID_TYPES)):
-        raise ValueError('"id" must be a string, a number or null')
-    return request
-
-
-def _discard_line(stdin: BinaryIO) -> int:
-    dropped = 0
-    while True:
-        chunk = stdin.readline(1 << 20)
-        dropped += len(chunk)
-        if not chunk or chunk.endswith(b"\n"):
-            return dropped
+    future.add_done_callback(done)
+    return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import InvalidParams, ModelUnavailable
+from ..errors import InvalidParams, ModelUnavailable
 
 try:  # Python 3.9 has importlib.metadata too, but keep one import path
     from importlib import metadata

@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from . import cuda
-from .config import Config
-from .errors import ModelUnavailable
+from .. import cuda
+from ..config import Config
+from ..errors import ModelUnavailable
+from .gpu import Gpu
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def cpu_decision(config: Config, reason: Optional[str], **extra) -> DeviceDecisi
 
 def decide(
     config: Config,
+    gpu: Gpu,
     resolve_model: Callable[[str], str],
     on_status: Callable[[str, str], None],
     recheck: bool = False,
@@ -58,17 +60,18 @@ def decide(
     """Configure the CUDA libraries, count GPUs, verify one in a child process and pick the device.
 
     Args:
+        gpu: the way to the CUDA libraries, the device count and the probe child.
         resolve_model: model name -> folder; raises ModelUnavailable.
         on_status: (stage, message) for the human status lines.
     """
-    report = cuda.configure(refresh=recheck)
+    report = gpu.configure(refresh=recheck)
     libraries = report.to_dict()
     if config.force_cpu:
         return cpu_decision(config, "FORCE_CPU=1 is set, so the GPU is not used", libraries=libraries)
     if config.device == "cpu":
         return cpu_decision(config, "CPU requested (WHISPER_DEVICE=cpu)", libraries=libraries)
-    count = cuda.device_count()
-    extra = {"libraries": libraries, "cuda_device_count": count, "gpus": cuda.gpus() if count else []}
+    count = gpu.device_count()
+    extra = {"libraries": libraries, "cuda_device_count": count, "gpus": gpu.gpus(count) if count else []}
     if count == 0:
         return cpu_decision(
             config, "no CUDA device: CTranslate2 sees no NVIDIA GPU (no GPU, or no NVIDIA driver)", **extra
@@ -89,7 +92,7 @@ def decide(
         model_path = resolve_model(model_name)
     compute_type = cuda.supported_compute_type("cuda", config.compute_type)
     on_status("gpu_setup", f"Verifying the GPU with model {model_name} ({compute_type})...")
-    verification = cuda.verify(
+    verification = gpu.verify(
         model_path, compute_type=compute_type, timeout_s=config.probe_timeout_s, recheck=recheck
     )
     extra["verification"] = verification.to_dict()

@@ -1,7 +1,8 @@
 """A bounded FIFO of long requests (transcribe, load_model) run by worker threads.
 
-Every job is answered exactly once: by its worker, by ``cancel`` while it is still queued, or by
-``cancel_all`` at shutdown — whichever comes first.
+Each job has a ``concurrent.futures.Future`` that resolves exactly once: by its worker, by ``cancel``
+while it is still queued, or by ``cancel_all`` at shutdown — whichever comes first. Whoever submitted
+the job (the endpoint) answers the request from that future.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-from .errors import Cancelled, QueueFull, SidecarError, error_object
+from ..errors import Cancelled, QueueFull, SidecarError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ class Job:
     run: Callable[["Job"], dict]
     cancel: threading.Event = field(default_factory=threading.Event)
     enqueued_at: float = field(default_factory=time.monotonic)
-    answered: bool = False
+    future: Future = field(default_factory=Future)
     seq: int = 0
 
     @property
@@ -41,9 +43,7 @@ def _id_key(request_id: Any) -> Any:
 
 
 class JobQueue:
-    def __init__(self, respond: Callable[[Any, Optional[dict], Optional[dict]], None],
-                 maxsize: int = 64, workers: int = 1) -> None:
-        self._respond = respond
+    def __init__(self, maxsize: int = 64, workers: int = 1) -> None:
         self._maxsize = maxsize
         self._queue: "deque[Job]" = deque()
         self._active: dict = {}  # key -> Job (queued or running)
@@ -79,7 +79,7 @@ class JobQueue:
             job.cancel.set()
             if job in self._queue:
                 self._queue.remove(job)
-                self._finish(job, None, Cancelled("Request cancelled before it started").to_error())
+                self._finish(job, None, Cancelled("Request cancelled before it started"))
         return True
 
     def cancel_all(self, reason: str = "Request cancelled: the sidecar is shutting down") -> int:
@@ -89,7 +89,7 @@ class JobQueue:
             self._closed = True
             for job in jobs:
                 job.cancel.set()
-                self._finish(job, None, Cancelled(reason).to_error())
+                self._finish(job, None, Cancelled(reason))
             self._cond.notify_all()
         return len(jobs)
 
@@ -112,14 +112,16 @@ class JobQueue:
             return {"queued": len(self._queue), "running": self._running}
 
     # ---- internals ----------------------------------------------------------------------------
-    def _finish(self, job: Job, result: Optional[dict], error: Optional[dict]) -> None:
-        """Answer ``job`` once. Caller holds the condition."""
-        if job.answered:
+    def _finish(self, job: Job, result: Optional[dict], error: Optional[BaseException]) -> None:
+        """Resolve ``job``'s future once. Caller holds the condition, so the answer is out before
+        anyone sees the job gone."""
+        if job.future.done():
             return
-        job.answered = True
         self._active.pop(job.key, None)
-        if job.request_id is not _NO_ID:
-            self._respond(job.request_id, result, error)
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
 
     def _work(self) -> None:
         while True:
@@ -132,10 +134,10 @@ class JobQueue:
             try:
                 result = job.run(job)
             except SidecarError as e:
-                error = e.to_error()
+                error = e
             except Exception as e:  # a bug or a library failure: answer, keep serving
                 log.exception("request %r failed", job.request_id)
-                error = error_object(e)
+                error = e
             with self._cond:
                 self._running -= 1
                 self._finish(job, result, error)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import FileNotFound, NotAFile, NotAudio
+from ..errors import FileNotFound, NotAFile, NotAudio
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,9 @@
+"""The engine: device state, models, the job queue, transcription, audio and the output formats.
+
+It knows nothing of JSON-RPC framing; the endpoint (``sidecar/endpoint/``) calls it.
+"""
+
+from .engine import Engine
+from .transcription import is_cuda_failure
+
+__all__ = ["Engine", "is_cuda_failure"]
