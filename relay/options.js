@@ -52,7 +52,8 @@ function invalid(name, message) {
 }
 
 function parseLanguage(value, name) {
-  if (typeof value !== 'string' || !/^[a-zA-Z]{2,3}(-[a-zA-Z]+)?$|^auto$/.test(value)) {
+  if (typeof value !== 'string' || value.length > schema('language').maxLength
+    || !/^[a-zA-Z]{2,3}(-[a-zA-Z]+)?$|^auto$/.test(value)) {
     throw invalid(name, `expected a language code such as "en", got ${JSON.stringify(value)}`);
   }
   return value === 'auto' ? undefined : value.toLowerCase();

@@ -48,6 +48,13 @@ test('text limits are the sidecar\'s (initial_prompt 4096, model 1024 once drift
   }
 });
 
+test('a language code longer than the sidecar takes is refused by the relay', () => {
+  const { maxLength } = schemaOf('language');
+  const long = `en-${'x'.repeat(maxLength)}`;
+  assert.equal(refused({ language: long }).code, 'invalid_option');
+  assert.equal(parseOptions({ language: 'en-us' }).language, 'en-us');
+});
+
 test('ranges and enums are the sidecar\'s', () => {
   for (const name of ['beam_size', 'batch_size']) {
     const { minimum, maximum } = schemaOf(name);
