@@ -70,11 +70,18 @@ def check(method: str, params: dict) -> dict:
     for name in schema.get("required", ()):
         if params.get(name) is None:
             raise InvalidParams(name, f"is required: {schema['properties'][name].get('description', 'no default')}")
-    errors = [e for e in protocol.params_validator(method).iter_errors(params) if e.path]
+    try:
+        errors = _errors(method, params)
+    except RecursionError:  # a value nested ~1000 deep: jsonschema's message repr()s it; its type is enough
+        errors = _errors(method, {k: type(v)() if isinstance(v, (dict, list)) else v for k, v in params.items()})
     if errors:
         first = min(errors, key=lambda e: (known.index(e.path[0]), _RANK.get(e.validator, 9)))
         raise InvalidParams(first.path[0], _problem(first))
     return {name: value for name, value in params.items() if value is not None}
+
+
+def _errors(method: str, params: dict) -> list:
+    return [e for e in protocol.params_validator(method).iter_errors(params) if e.path]
 
 
 def _language(value: Optional[str]) -> Optional[str]:
