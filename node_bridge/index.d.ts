@@ -9,7 +9,7 @@ export type Stage =
   | 'live';
 
 // The wire types below (params, results, notifications) follow the protocol's JSON Schema files in
-// sidecar/protocol/; tests/types/ fails when they drift apart.
+// sidecar/protocol/; tests/node_bridge/types.test.js fails when they drift apart.
 
 /** Params of the sidecar's `ready` notification. */
 export interface ReadyInfo {

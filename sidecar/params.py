@@ -16,11 +16,6 @@ from typing import Any, Optional
 from . import protocol
 from .errors import InvalidParams
 
-TASKS = tuple(v for v in protocol.load("common.json")["$defs"]["task"]["enum"] if v is not None)
-DEVICES = tuple(v for v in protocol.load("common.json")["$defs"]["device_request"]["enum"] if v is not None)
-STREAM_FORMATS = tuple(v for v in protocol.params_schema("stream_open")["properties"]["format"]["enum"]
-                       if v is not None)
-
 _TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
                "object": "an object", "array": "an array"}
 # Which of several problems of one param is told: its type before its value.
