@@ -5,7 +5,11 @@ import type { ChildProcess, SpawnOptions } from 'node:child_process';
 export type SidecarState = 'starting' | 'ready' | 'stopping' | 'stopped' | 'crashed';
 export type Device = 'cuda' | 'cpu';
 export type Stage =
-  | 'starting' | 'gpu_setup' | 'loading_model' | 'downloading_model' | 'transcribing' | 'fallback' | 'done' | 'error';
+  | 'starting' | 'gpu_setup' | 'loading_model' | 'downloading_model' | 'transcribing' | 'fallback' | 'done' | 'error'
+  | 'live';
+
+// The wire types below (params, results, notifications) follow the protocol's JSON Schema files in
+// sidecar/protocol/; tests/node_bridge/types.test.js fails when they drift apart.
 
 /** Params of the sidecar's `ready` notification. */
 export interface ReadyInfo {
@@ -13,7 +17,6 @@ export interface ReadyInfo {
   version: string;
   python: string;
   platform: string;
-  [key: string]: unknown;
 }
 
 /** Params of a `status` notification (request_id is null for startup statuses). */
@@ -30,7 +33,7 @@ export interface Word {
   start: number;
   end: number;
   word: string;
-  probability?: number;
+  probability: number;
 }
 
 export interface Segment {
@@ -38,8 +41,8 @@ export interface Segment {
   start: number;
   end: number;
   text: string;
+  /** With `word_timestamps: true`. */
   words?: Word[];
-  [key: string]: unknown;
 }
 
 /** Params of a `segment` notification. */
@@ -48,18 +51,26 @@ export interface SegmentNotification {
   segment: Segment;
 }
 
-/** The `transcribe` params besides `path`, exactly as the sidecar names them. */
+/** 'auto' (or null): the device the sidecar decided on. */
+export type DeviceRequest = 'auto' | 'cuda' | 'cpu';
+
+/** The `transcribe` params besides `path`, exactly as the sidecar names them (null: the default). */
 export interface TranscribeParams {
+  /** A Whisper language code ('en', 'de', …); null or 'auto' detects it. At most 16 characters. */
   language?: string | null;
-  task?: 'transcribe' | 'translate';
-  beam_size?: number;
-  vad_filter?: boolean;
-  word_timestamps?: boolean;
+  task?: 'transcribe' | 'translate' | null;
+  /** 1–20 (default 5). */
+  beam_size?: number | null;
+  /** Silero VAD before decoding; null: off when sequential, on when batched. */
+  vad_filter?: boolean | null;
+  word_timestamps?: boolean | null;
+  /** At most 4096 characters. */
   initial_prompt?: string | null;
+  /** 1–64: faster-whisper's BatchedInferencePipeline. */
   batch_size?: number | null;
-  model?: string;
-  device?: 'auto' | 'cuda' | 'cpu';
-  [key: string]: unknown;
+  /** A model name, a hub id or a local model folder; at most 1024 characters. */
+  model?: string | null;
+  device?: DeviceRequest | null;
 }
 
 /** Set on a result whose request was re-sent to a restarted sidecar. */
@@ -81,28 +92,74 @@ export interface TranscribeResult {
   compute_type: string;
   model: string;
   fallback_reason: string | null;
-  timings: { queue_s: number; load_s: number; transcribe_s: number };
-  rtf: number;
+  timings: Timings;
+  /** transcribe_s / duration; null for audio of no duration. */
+  rtf: number | null;
   /** The batch size of the batched pipeline, or null when the audio was transcribed sequentially. */
   batch_size: number | null;
+  /** Set by the bridge, not the sidecar. */
   retried?: RetryNote;
-  [key: string]: unknown;
+}
+
+export interface Timings {
+  queue_s: number;
+  load_s: number;
+  transcribe_s: number;
+}
+
+export interface GpuStatusParams {
+  /** Run the GPU check anew, ignoring the cached verdict. */
+  recheck?: boolean;
+  /** true (the default): answer once the device is decided; false: what is known now. */
+  wait?: boolean;
+}
+
+export interface LoadedModel {
+  path: string;
+  device: Device;
+  compute_type: string;
 }
 
 export interface GpuStatus {
+  /** null until the device is decided (`gpuStatus({ wait: false })` during start-up). */
+  device: Device | null;
+  compute_type: string | null;
+  /** The default model of the decided device. */
+  model: string | null;
+  model_loaded: boolean;
+  loaded_models: LoadedModel[];
+  setup_complete: boolean;
+  cuda_device_count: number | null;
+  gpus: Record<string, unknown>[];
+  verified: boolean | null;
+  verification: Record<string, unknown> | null;
+  fallback_reason: string | null;
+  /** Why preloading the default model failed, or null. */
+  model_error: string | null;
+  python: string;
+  platform: string;
+  sidecar_version: string;
+  ctranslate2_version: string | null;
+  faster_whisper_version: string | null;
+  libraries: Record<string, { found: boolean; dir: string | null; loaded?: boolean; [key: string]: unknown }>;
+  paths_configured: boolean | null;
+  cuda_major_needed: number | null;
+  library_reason: string | null;
+  queue: { queued: number; running: number; /** open live streams */ streams: number };
+}
+
+export interface LoadModelParams {
+  model?: string | null;
+  device?: DeviceRequest | null;
+}
+
+export interface LoadModelResult {
+  model: string;
+  path: string;
+  source: string;
   device: Device;
   compute_type: string;
-  model: string;
-  model_loaded: boolean;
-  fallback_reason: string | null;
-  cuda_device_count: number;
-  verified?: boolean | null;
-  libraries?: Record<string, { found: boolean; dir: string | null; loaded?: boolean; [key: string]: unknown }>;
-  ctranslate2_version?: string;
-  faster_whisper_version?: string;
-  python?: string;
-  platform?: string;
-  [key: string]: unknown;
+  load_s: number;
 }
 
 export interface RequestOptions {
@@ -231,25 +288,26 @@ export interface RestartInfo {
 /** stream_open's params (see the sidecar's stream_open_params). */
 export interface StreamOpenParams {
   /** 'auto' sniffs a container; 'pcm_s16le' is raw little-endian 16-bit PCM at sample_rate/channels. */
-  format?: 'auto' | 'pcm_s16le' | (string & {});
+  format?: 'auto' | 'pcm_s16le' | 'mpegts' | 'mp3' | 'aac' | 'adts' | 'ogg' | 'wav' | 'flac' | 'webm' | 'matroska'
+    | 'mp4' | null;
   /** 8000–48000, pcm_s16le only (default 16000). */
-  sample_rate?: number;
+  sample_rate?: number | null;
   /** 1 or 2, pcm_s16le only. */
-  channels?: number;
+  channels?: number | null;
   language?: string | null;
-  task?: 'transcribe' | 'translate';
-  model?: string;
-  device?: string;
+  task?: 'transcribe' | 'translate' | null;
+  model?: string | null;
+  device?: DeviceRequest | null;
   initial_prompt?: string | null;
-  beam_size?: number;
+  beam_size?: number | null;
   /** Silero VAD turns (default true); false: turns end only on reset(). */
-  vad?: boolean;
+  vad?: boolean | null;
   /** Send partial segments (final: false) between finals (default true). */
-  partials?: boolean;
+  partials?: boolean | null;
   /** A pause this long ends a turn (100–5000, default 500). */
-  silence_ms?: number;
+  silence_ms?: number | null;
   /** Audio further behind than this is dropped as a marked gap (30–3600, default 60). */
-  max_lag_s?: number;
+  max_lag_s?: number | null;
 }
 
 /** What stream_open answered. */
@@ -259,7 +317,6 @@ export interface StreamInfo {
   model: string | null;
   language: string | null;
   vad: boolean;
-  [key: string]: unknown;
 }
 
 /** A live stream's segment: partials (final: false) are replaced by the next partial or final; finals never change. */
@@ -272,8 +329,7 @@ export interface StreamSegment {
   final: boolean;
   /** Audio that never came or was dropped (text ''), with its reason. */
   gap?: boolean;
-  reason?: string;
-  [key: string]: unknown;
+  reason?: 'gap' | 'reset' | 'behind' | 'decode_failed';
 }
 
 /** Params of a stream's `speech` notification. */
@@ -301,7 +357,31 @@ export interface StreamWriteResult {
   buffered_s: number;
   lag_s: number;
   received_s: number;
-  [key: string]: unknown;
+}
+
+/** What close() resolves with: transcribe's result for the stream, plus its own fields. */
+export interface StreamResult {
+  stream_id: string;
+  text: string;
+  /** null when no decode was sure of it. */
+  language: string | null;
+  language_probability: number;
+  /** Seconds of stream time. */
+  duration: number;
+  /** The finals, gaps included. */
+  segments: StreamSegment[];
+  /** null when nothing was decoded. */
+  device: Device | null;
+  compute_type: string | null;
+  model: string | null;
+  fallback_reason: string | null;
+  timings: Timings;
+  rtf: number | null;
+  batch_size: number | null;
+  gaps: number;
+  dropped_s: number;
+  /** null unless the stream failed (committed text is never lost). */
+  error: string | null;
 }
 
 export type StreamState = 'open' | 'closing' | 'closed' | 'aborted' | 'lost';
@@ -327,7 +407,7 @@ export declare class SidecarStream extends EventEmitter {
   /** The next bytes start a new container; on PCM: everything so far is a finished turn, commit it now. */
   reset(): Promise<StreamWriteResult>;
   /** Flushes and finishes: the result (text, segments, duration, device, …). */
-  close(): Promise<Record<string, unknown>>;
+  close(): Promise<StreamResult>;
   abort(): Promise<{ stream_id: string; aborted: boolean }>;
   on<K extends keyof SidecarStreamEvents>(event: K, listener: StreamListener<K>): this;
   once<K extends keyof SidecarStreamEvents>(event: K, listener: StreamListener<K>): this;
@@ -371,8 +451,8 @@ export declare class WhisperSidecar extends EventEmitter {
   /** `shutdown`, close stdin, SIGTERM, SIGKILL; rejects everything pending; resolves once the process is gone. */
   stop(): Promise<void>;
   ping(options?: RequestOptions): Promise<{ pong: true; uptime_s: number }>;
-  gpuStatus(params?: { recheck?: boolean; wait?: boolean }, options?: RequestOptions): Promise<GpuStatus>;
-  loadModel(params?: { model?: string; device?: string }, options?: RequestOptions): Promise<Record<string, unknown>>;
+  gpuStatus(params?: GpuStatusParams, options?: RequestOptions): Promise<GpuStatus>;
+  loadModel(params?: LoadModelParams, options?: RequestOptions): Promise<LoadModelResult>;
   transcribe(path: string, params?: TranscribeParams, options?: TranscribeOptions): Promise<TranscribeResult>;
   /** stream_open: a live stream to write bytes to; segments, speech and status come as events. */
   openStream(params?: StreamOpenParams, options?: OpenStreamOptions): Promise<SidecarStream>;

@@ -28,15 +28,15 @@ class HttpError extends Error {
   }
 }
 
+/** data.kind values the sidecar sends, each with the HTTP status a failed request gets (errors.json). */
+const KINDS = require('./protocol').errorKinds();
+
 /** data.kind values from the sidecar that are the caller's fault. */
-const CLIENT_KINDS = new Set([
-  'file_not_found', 'not_audio', 'empty_file', 'invalid_params', 'unknown_language', 'is_directory',
-  'model_unavailable',
-]);
+const CLIENT_KINDS = new Set(Object.keys(KINDS).filter((kind) => KINDS[kind].client));
 
 /** JSON-RPC codes the sidecar uses for the caller's mistakes. */
-const INVALID_PARAMS = -32602;
-const CANCELLED = -32800;
+const INVALID_PARAMS = KINDS.invalid_params.code;
+const CANCELLED = KINDS.cancelled.code;
 
 /**
  * Turns an error from the bridge into an HttpError.
@@ -47,20 +47,17 @@ function describeSidecarError(err) {
   const kind = (err && err.kind) || null;
   const message = (err && err.message) || String(err);
   if (err && (err.name === 'AbortError' || err.code === CANCELLED || kind === 'aborted')) {
-    return { statusCode: 409, code: 'cancelled', message: 'The transcription was cancelled.' };
+    return { statusCode: KINDS.cancelled.http_status, code: 'cancelled', message: 'The transcription was cancelled.' };
   }
-  if (err && err.code === INVALID_PARAMS) return { statusCode: 400, code: 'invalid_params', message };
-  if (kind && CLIENT_KINDS.has(kind)) return { statusCode: 400, code: kind, message };
-  if (kind === 'queue_full') return { statusCode: 503, code: kind, message };
-  return { statusCode: 502, code: kind || 'sidecar_error', message };
+  if (err && err.code === INVALID_PARAMS) {
+    return { statusCode: KINDS.invalid_params.http_status, code: 'invalid_params', message };
+  }
+  return { statusCode: statusForJobError(kind), code: kind || 'sidecar_error', message };
 }
 
 /** The HTTP status for a failed job's stored error code (the OpenAI route answers with it). */
 function statusForJobError(code) {
-  if (code === 'invalid_params' || CLIENT_KINDS.has(code)) return 400;
-  if (code === 'cancelled') return 409;
-  if (code === 'queue_full') return 503;
-  return 502;
+  return Object.hasOwn(KINDS, code) ? KINDS[code].http_status : 502;
 }
 
 module.exports = { HttpError, describeSidecarError, statusForJobError };

@@ -7,17 +7,22 @@
  */
 
 const { HttpError } = require('./errors');
+const protocol = require('./protocol');
+
+/** Enums, ranges and lengths are the sidecar's, from its transcribe schema (sidecar/protocol/). */
+const schema = (name) => protocol.param('transcribe', name);
+const enumOf = (name) => protocol.enumOf('transcribe', name);
 
 const OPTIONS = {
   language: parseLanguage,
-  task: (v, name) => parseEnum(v, name, ['transcribe', 'translate']),
-  beam_size: (v, name) => parseInteger(v, name, 1, 20),
-  batch_size: (v, name) => parseInteger(v, name, 1, 64),
+  task: (v, name) => parseEnum(v, name, enumOf('task')),
+  beam_size: (v, name) => parseInteger(v, name, schema('beam_size').minimum, schema('beam_size').maximum),
+  batch_size: (v, name) => parseInteger(v, name, schema('batch_size').minimum, schema('batch_size').maximum),
   vad_filter: parseBool,
   word_timestamps: parseBool,
-  initial_prompt: (v, name) => parseText(v, name, 4000),
-  model: (v, name) => parseText(v, name, 200),
-  device: (v, name) => parseEnum(v, name, ['auto', 'cuda', 'cpu']),
+  initial_prompt: (v, name) => parseText(v, name, schema('initial_prompt').maxLength),
+  model: (v, name) => parseText(v, name, schema('model').maxLength),
+  device: (v, name) => parseEnum(v, name, enumOf('device')),
 };
 
 const OPTION_NAMES = Object.freeze(Object.keys(OPTIONS));
@@ -47,7 +52,8 @@ function invalid(name, message) {
 }
 
 function parseLanguage(value, name) {
-  if (typeof value !== 'string' || !/^[a-zA-Z]{2,3}(-[a-zA-Z]+)?$|^auto$/.test(value)) {
+  if (typeof value !== 'string' || value.length > schema('language').maxLength
+    || !/^[a-zA-Z]{2,3}(-[a-zA-Z]+)?$|^auto$/.test(value)) {
     throw invalid(name, `expected a language code such as "en", got ${JSON.stringify(value)}`);
   }
   return value === 'auto' ? undefined : value.toLowerCase();

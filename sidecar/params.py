@@ -1,14 +1,25 @@
-"""Validation of request params: wrong types and values fail with -32602 naming the param."""
+"""Validation of request params: wrong types and values fail with -32602 naming the param.
+
+What a param may be is declared once, in the JSON Schema files of :mod:`sidecar.protocol`; this module
+runs them (jsonschema) and turns the first problem into an :class:`InvalidParams` that names the param.
+What a schema cannot say stays here: the language codes faster-whisper knows, base64 that decodes,
+and that ``sample_rate``/``channels`` apply to raw PCM only.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from . import protocol
 from .errors import InvalidParams
 
-TASKS = ("transcribe", "translate")
-DEVICES = ("auto", "cuda", "cpu")
+_TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
+               "object": "an object", "array": "an array"}
+# Which of several problems of one param is told: its type before its value.
+_RANK = {"type": 0, "minLength": 1, "pattern": 1, "maxLength": 2, "enum": 3, "minimum": 3, "maximum": 3}
 
 
 def _languages() -> frozenset:
@@ -17,36 +28,67 @@ def _languages() -> frozenset:
     return frozenset(_LANGUAGE_CODES)
 
 
-def _str(name: str, value: Any, *, allow_empty: bool = False, max_len: int = 4096) -> Optional[str]:
+def _problem(error) -> str:
+    """The words after the param's name for one jsonschema error."""
+    value, keyword, schema = error.instance, error.validator, error.schema
+    if keyword == "type":
+        wanted = [t for t in ([schema["type"]] if isinstance(schema["type"], str) else schema["type"]) if t != "null"]
+        words = " or ".join(_TYPE_WORDS.get(t, t) for t in wanted)
+        return f"must be {words}, got {type(value).__name__}"
+    if keyword == "maxLength":
+        return f"is too long ({len(value)} characters, at most {schema['maxLength']})"
+    if keyword == "minLength":
+        return "must not be empty"
+    if keyword == "pattern":  # the schemas' patterns refuse blank strings and NUL characters
+        return "must not contain NUL characters" if "\x00" in value else "must not be empty"
+    if keyword in ("minimum", "maximum"):
+        return f"must be between {schema['minimum']:g} and {schema['maximum']:g}, got {value}"
+    if keyword == "enum":
+        return f"must be one of {', '.join(str(v) for v in schema['enum'] if v is not None)}, got {value!r}"
+    return error.message
+
+
+def check(method: str, params: dict) -> dict:
+    """Check ``params`` against ``method``'s params schema.
+
+    Returns:
+        the params that were given (null counts as not given).
+    Raises:
+        InvalidParams naming an unknown param first, then a missing one, then the first bad one in the
+        order the schema lists them.
+    """
+    schema = protocol.params_schema(method)
+    known = list(schema["properties"])
+    for name in params:
+        if name not in schema["properties"]:
+            raise InvalidParams(name, f"is not a parameter of {method} (known: {', '.join(sorted(known))})")
+    for name in schema.get("required", ()):
+        if params.get(name) is None:
+            raise InvalidParams(name, f"is required: {schema['properties'][name].get('description', 'no default')}")
+    try:
+        errors = _errors(method, params)
+    except RecursionError:  # a value nested ~1000 deep: jsonschema's message repr()s it; its type is enough
+        errors = _errors(method, {k: type(v)() if isinstance(v, (dict, list)) else v for k, v in params.items()})
+    if errors:
+        first = min(errors, key=lambda e: (known.index(e.path[0]), _RANK.get(e.validator, 9)))
+        raise InvalidParams(first.path[0], _problem(first))
+    return {name: value for name, value in params.items() if value is not None}
+
+
+def _errors(method: str, params: dict) -> list:
+    return [e for e in protocol.params_validator(method).iter_errors(params) if e.path]
+
+
+def _language(value: Optional[str]) -> Optional[str]:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidParams(name, f"must be a string, got {type(value).__name__}")
-    if not allow_empty and not value.strip():
-        raise InvalidParams(name, "must not be empty")
-    if len(value) > max_len:
-        raise InvalidParams(name, f"is too long ({len(value)} characters, at most {max_len})")
-    if "\x00" in value:
-        raise InvalidParams(name, "must not contain NUL characters")
-    return value
-
-
-def _bool(name: str, value: Any) -> Optional[bool]:
-    if value is None:
+    language = value.strip().lower()
+    if language == "auto":
         return None
-    if not isinstance(value, bool):
-        raise InvalidParams(name, f"must be true or false, got {type(value).__name__}")
-    return value
-
-
-def _int(name: str, value: Any, lo: int, hi: int) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidParams(name, f"must be an integer, got {type(value).__name__}")
-    if not lo <= value <= hi:
-        raise InvalidParams(name, f"must be between {lo} and {hi}, got {value}")
-    return value
+    if language not in _languages():
+        raise InvalidParams("language", f"is not a language code Whisper knows ({language!r}); "
+                            "use e.g. 'en', 'de', 'ja', or omit it to detect")
+    return language
 
 
 @dataclass(frozen=True)
@@ -63,142 +105,57 @@ class TranscribeParams:
     device: Optional[str] = None
 
 
+
 def transcribe_params(params: dict) -> TranscribeParams:
     """Check a transcribe request's params. Raises InvalidParams naming the first bad one."""
-    known = set(TranscribeParams.__dataclass_fields__)
-    for name in params:
-        if name not in known:
-            raise InvalidParams(name, "is not a parameter of transcribe (known: " + ", ".join(sorted(known)) + ")")
-    return _transcribe_params(**params)
-
-
-def _transcribe_params(
-    path: Any = None,
-    language: Any = None,
-    task: Any = None,
-    beam_size: Any = None,
-    vad_filter: Any = None,
-    word_timestamps: Any = None,
-    initial_prompt: Any = None,
-    batch_size: Any = None,
-    model: Any = None,
-    device: Any = None,
-) -> TranscribeParams:
-    if path is None:
-        raise InvalidParams("path", "is required: the media file to transcribe")
-    path = _str("path", path)
-    language = _str("language", language, max_len=16)
-    if language is not None:
-        language = language.strip().lower()
-        if language == "auto":
-            language = None
-        elif language not in _languages():
-            raise InvalidParams("language", f"is not a language code Whisper knows ({language!r}); "
-                                "use e.g. 'en', 'de', 'ja', or omit it to detect")
-    task = _str("task", task) or "transcribe"
-    if task not in TASKS:
-        raise InvalidParams("task", f"must be 'transcribe' or 'translate', got {task!r}")
-    device = _str("device", device)
-    if device is not None and device not in DEVICES:
-        raise InvalidParams("device", f"must be one of {', '.join(DEVICES)}, got {device!r}")
-    return TranscribeParams(
-        path=path,
-        language=language,
-        task=task,
-        beam_size=_int("beam_size", beam_size, 1, 20) or 5,
-        vad_filter=_bool("vad_filter", vad_filter),
-        word_timestamps=bool(_bool("word_timestamps", word_timestamps)),
-        initial_prompt=_str("initial_prompt", initial_prompt, allow_empty=True),
-        batch_size=_int("batch_size", batch_size, 1, 64),
-        model=_str("model", model, max_len=1024),
-        device=device,
-    )
+    given = check("transcribe", params)
+    given["language"] = _language(given.get("language"))
+    given["word_timestamps"] = bool(given.get("word_timestamps"))
+    return TranscribeParams(**given)
 
 
 def model_params(model: Any = None, device: Any = None) -> tuple:
     """Check load_model's params: (model name or None, device or None)."""
-    model = _str("model", model, max_len=1024)
-    device = _str("device", device)
-    if device is not None and device not in DEVICES:
-        raise InvalidParams("device", f"must be one of {', '.join(DEVICES)}, got {device!r}")
-    return model, device
-
-
-STREAM_FORMATS = ("auto", "pcm_s16le", "mpegts", "mp3", "aac", "adts", "ogg", "wav", "flac", "webm", "matroska", "mp4")
-
-
-def _number(name: str, value: Any, lo: float, hi: float) -> Optional[float]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidParams(name, f"must be a number, got {type(value).__name__}")
-    if not lo <= value <= hi:
-        raise InvalidParams(name, f"must be between {lo:g} and {hi:g}, got {value}")
-    return float(value)
-
-
-def _only(method: str, params: dict, known: tuple) -> None:
-    for name in params:
-        if name not in known:
-            raise InvalidParams(name, f"is not a parameter of {method} (known: {', '.join(sorted(known))})")
+    given = check("load_model", {"model": model, "device": device})
+    return given.get("model"), given.get("device")
 
 
 def stream_open_params(params: dict):
     """Check stream_open's params. Returns sidecar.stream.StreamOptions."""
     from .stream.session import StreamOptions
 
-    _only("stream_open", params, ("language", "task", "model", "device", "initial_prompt", "vad", "format",
-                                  "sample_rate", "channels", "beam_size", "partials", "silence_ms",
-                                  "max_lag_s"))
-    base = _transcribe_params(path="-", language=params.get("language"), task=params.get("task"),
-                              model=params.get("model"), device=params.get("device"),
-                              initial_prompt=params.get("initial_prompt"),
-                              beam_size=params.get("beam_size"))
-    fmt = _str("format", params.get("format")) or "auto"
-    if fmt not in STREAM_FORMATS:
-        raise InvalidParams("format", f"must be one of {', '.join(STREAM_FORMATS)}, got {fmt!r}")
-    rate = _int("sample_rate", params.get("sample_rate"), 8000, 48000)
-    channels = _int("channels", params.get("channels"), 1, 2)
-    if fmt != "pcm_s16le" and (rate is not None or channels is not None):
-        raise InvalidParams("sample_rate" if rate is not None else "channels",
-                            "applies only to format 'pcm_s16le' (containers say their own)")
-    silence_ms = _int("silence_ms", params.get("silence_ms"), 100, 5000)
-    max_lag_s = _number("max_lag_s", params.get("max_lag_s"), 30, 3600)
-    vad = _bool("vad", params.get("vad"))
-    partials = _bool("partials", params.get("partials"))
+    given = check("stream_open", params)
+    fmt = given.get("format", "auto")
+    for name in ("sample_rate", "channels"):
+        if fmt != "pcm_s16le" and name in given:
+            raise InvalidParams(name, "applies only to format 'pcm_s16le' (containers say their own)")
     return StreamOptions(
-        language=base.language, task=base.task, model=base.model, device=base.device,
-        initial_prompt=base.initial_prompt, vad=True if vad is None else vad, format=fmt,
-        sample_rate=rate or 16000, channels=channels or 1, beam_size=base.beam_size,
-        partials=True if partials is None else partials,
-        silence_s=(silence_ms or 500) / 1000, max_lag_s=max_lag_s or 60.0,
+        language=_language(given.get("language")), task=given.get("task", "transcribe"),
+        model=given.get("model"), device=given.get("device"), initial_prompt=given.get("initial_prompt"),
+        vad=given.get("vad", True), format=fmt, sample_rate=given.get("sample_rate", 16000),
+        channels=given.get("channels", 1), beam_size=given.get("beam_size", 5),
+        partials=given.get("partials", True), silence_s=given.get("silence_ms", 500) / 1000,
+        max_lag_s=float(given.get("max_lag_s", 60.0)),
     )
 
 
 def stream_id_param(value: Any) -> str:
     if value is None:
         raise InvalidParams("stream_id", "is required: the id stream_open answered")
-    if not isinstance(value, str) or not value or len(value) > 64:
+    if not protocol.validator("common.json", "/$defs/stream_id").is_valid(value):
         raise InvalidParams("stream_id", "must be the string stream_open answered")
     return value
 
 
 def stream_write_params(params: dict) -> tuple:
     """Check stream_write's params. Returns (stream_id, bytes or None, gap_s or None, reset)."""
-    import base64
-    import binascii
-
-    _only("stream_write", params, ("stream_id", "data", "gap_s", "reset"))
-    stream_id = stream_id_param(params.get("stream_id"))
-    data = params.get("data")
+    given = check("stream_write", params)
+    stream_id = stream_id_param(given.get("stream_id"))
     raw = None
-    if data is not None:
-        if not isinstance(data, str):
-            raise InvalidParams("data", f"must be a base64 string, got {type(data).__name__}")
+    if "data" in given:
         try:
-            raw = base64.b64decode(data, validate=True)
+            raw = base64.b64decode(given["data"], validate=True)
         except (binascii.Error, ValueError) as e:
             raise InvalidParams("data", f"is not valid base64 ({e})") from None
-    gap_s = _number("gap_s", params.get("gap_s"), 0, 86400)
-    reset = bool(_bool("reset", params.get("reset")))
-    return stream_id, raw, gap_s, reset
+    gap_s = given.get("gap_s")
+    return stream_id, raw, None if gap_s is None else float(gap_s), bool(given.get("reset"))

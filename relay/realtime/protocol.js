@@ -14,13 +14,17 @@
  */
 
 const crypto = require('node:crypto');
+const sidecarProtocol = require('../protocol');
 
 const SAMPLE_RATE = 24000; // pcm16 in OpenAI's Realtime API: 24 kHz, mono, little-endian
 const BYTES_PER_MS = (SAMPLE_RATE * 2) / 1000;
 /** OpenAI's hosted model names run on the sidecar's default model (as on /v1/audio/transcriptions). */
 const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
-/** The sidecar's silence_ms range. */
-const SILENCE_MS = { min: 100, max: 5000 };
+/** The sidecar's silence_ms range (its stream_open schema). */
+const SILENCE_MS = {
+  min: sidecarProtocol.param('stream_open', 'silence_ms').minimum,
+  max: sidecarProtocol.param('stream_open', 'silence_ms').maximum,
+};
 
 const DEFAULT_SETTINGS = Object.freeze({
   model: 'whisper-1',

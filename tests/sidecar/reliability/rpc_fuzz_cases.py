@@ -16,10 +16,11 @@ from typing import Any, Optional, Tuple
 
 from hypothesis import strategies as st
 
+from sidecar import protocol
 from sidecar.params import _languages
 
 OK = "ok"  # a result, not an error
-METHODS = ("ping", "gpu_status", "transcribe", "load_model", "cancel", "shutdown")
+METHODS = protocol.methods()  # every declared method (the stream_* ones too): an "unknown method" is none of them
 LANGUAGES = sorted(_languages())
 MISSING = "/nonexistent/whisper-fuzz/no-such-file.wav"
 ID_KINDS = ("int", "str", "float", "neg", "u64")

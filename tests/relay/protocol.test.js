@@ -1,0 +1,102 @@
+'use strict';
+
+// The relay's option checks and error mapping against the sidecar's protocol files (sidecar/protocol/).
+// Read here straight from the JSON, not through relay/protocol.js, so a reader bug cannot hide drift.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const { parseOptions } = require('../../relay/options');
+const { describeSidecarError, statusForJobError } = require('../../relay/errors');
+
+const PROTOCOL = path.join(__dirname, '..', '..', 'sidecar', 'protocol');
+const read = (relative) => JSON.parse(fs.readFileSync(path.join(PROTOCOL, relative), 'utf8'));
+const common = read('common.json').$defs;
+const transcribe = read('methods/transcribe.json').$defs.params.properties;
+const errors = read('errors.json');
+
+/** A transcribe param's schema with its one-level $ref into common.json followed. */
+function schemaOf(name) {
+  const { $ref, ...rest } = transcribe[name];
+  return $ref ? { ...common[$ref.split('/').pop()], ...rest } : rest;
+}
+
+function refused(options) {
+  try {
+    parseOptions(options);
+    return null;
+  } catch (err) {
+    return err;
+  }
+}
+
+test('every relay option is a transcribe param of the sidecar', () => {
+  const { OPTION_NAMES } = require('../../relay/options');
+  for (const name of OPTION_NAMES) assert.ok(transcribe[name], `${name} is not in methods/transcribe.json`);
+});
+
+test('text limits are the sidecar\'s (initial_prompt 4096, model 1024 once drifted to 4000 and 200)', () => {
+  for (const name of ['initial_prompt', 'model']) {
+    const { maxLength } = schemaOf(name);
+    assert.ok(Number.isInteger(maxLength), name);
+    assert.equal(parseOptions({ [name]: 'x'.repeat(maxLength) })[name].length, maxLength, name);
+    const err = refused({ [name]: 'x'.repeat(maxLength + 1) });
+    assert.equal(err && err.code, 'invalid_option', name);
+    assert.equal(err.details.param, name);
+  }
+});
+
+test('a language code longer than the sidecar takes is refused by the relay', () => {
+  const { maxLength } = schemaOf('language');
+  const long = `en-${'x'.repeat(maxLength)}`;
+  assert.equal(refused({ language: long }).code, 'invalid_option');
+  assert.equal(parseOptions({ language: 'en-us' }).language, 'en-us');
+});
+
+test('ranges and enums are the sidecar\'s', () => {
+  for (const name of ['beam_size', 'batch_size']) {
+    const { minimum, maximum } = schemaOf(name);
+    assert.equal(parseOptions({ [name]: minimum })[name], minimum);
+    assert.equal(parseOptions({ [name]: String(maximum) })[name], maximum);
+    assert.equal(refused({ [name]: minimum - 1 }).code, 'invalid_option', name);
+    assert.equal(refused({ [name]: maximum + 1 }).code, 'invalid_option', name);
+  }
+  for (const name of ['task', 'device']) {
+    const allowed = schemaOf(name).enum.filter((v) => v !== null);
+    for (const value of allowed) assert.equal(parseOptions({ [name]: value })[name], value);
+    assert.equal(refused({ [name]: 'not-one-of-them' }).code, 'invalid_option', name);
+  }
+});
+
+test('every data.kind the sidecar sends gets the HTTP status errors.json gives it', () => {
+  for (const [kind, { code, http_status: status }] of Object.entries(errors.kinds)) {
+    assert.equal(statusForJobError(kind), status, kind);
+    assert.equal(describeSidecarError({ code, kind, message: 'm' }).statusCode, status, kind);
+  }
+  // the sidecar sends not_a_file (a directory); it was a 502 while the relay listed kinds it never sends
+  assert.equal(describeSidecarError({ code: -32002, kind: 'not_a_file', message: 'm' }).statusCode, 400);
+  for (const kind of ['empty_file', 'unknown_language', 'is_directory']) {
+    assert.ok(!errors.kinds[kind], `${kind} is not a kind the sidecar sends`);
+    assert.equal(statusForJobError(kind), 502, kind);
+  }
+});
+
+test('the caller\'s-fault kinds are the 4xx ones, and the rest are not', () => {
+  for (const [kind, { client, http_status: status }] of Object.entries(errors.kinds)) {
+    if (client) assert.ok(status >= 400 && status < 500, kind);
+    else assert.ok(status === 409 || status >= 500, kind);
+  }
+});
+
+test('the realtime silence_duration_ms range is stream_open\'s silence_ms', () => {
+  const { readSessionUpdate, DEFAULT_SETTINGS } = require('../../relay/realtime/protocol');
+  const { minimum, maximum } = read('methods/stream_open.json').$defs.params.properties.silence_ms;
+  const update = (ms) => readSessionUpdate({ type: 'transcription_session.update',
+    session: { turn_detection: { type: 'server_vad', silence_duration_ms: ms } } }, DEFAULT_SETTINGS);
+  assert.equal(update(minimum).settings.turnDetection.silence_duration_ms, minimum);
+  assert.equal(update(maximum).settings.turnDetection.silence_duration_ms, maximum);
+  assert.throws(() => update(minimum - 1), /silence_duration_ms|100/);
+  assert.throws(() => update(maximum + 1));
+});
