@@ -20,6 +20,7 @@ function followQueues({ url, names, runner, log = console }) {
     events.on('completed', guard('completed', ({ jobId, returnvalue }) => runner.onCompleted(jobId, returnvalue)));
     events.on('failed', guard('failed', ({ jobId }) => runner.onFailed(jobId)));
     events.on('stalled', guard('stalled', ({ jobId }) => runner.onStalled(jobId)));
+    events.on('delayed', guard('delayed', ({ jobId }) => runner.onRequeued(jobId, 'Handed back or retried; queued again')));
     events.on('removed', guard('removed', ({ jobId }) => runner.onRemoved(jobId)));
     events.on('added', guard('added', ({ jobId }) => runner.hydrate(jobId)));
     events.on('error', (err) => log.warn(`queue events (${name}): ${err.message}`));

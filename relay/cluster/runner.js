@@ -230,11 +230,16 @@ class ClusterRunner {
   }
 
   onStalled(id) {
+    this.log.warn(`job ${id}: its worker stopped answering; it goes to another worker`);
+    this.onRequeued(id, 'Its worker was lost; queued again');
+  }
+
+  /** Back in the queue: a lost worker, a stopping one that handed it back, a retry after a crash. */
+  onRequeued(id, message) {
     const job = this.store.get(id);
     if (!job || FINAL_STATES.includes(job.state)) return;
-    this.log.warn(`job ${id}: its worker stopped answering; it goes to another worker`);
-    this.store.update(id, { state: 'queued', progress: null, message: 'Its worker was lost; queued again' });
-    this.emit(id, 'state', { state: 'queued', attempts: job.attempts });
+    this.store.update(id, { state: 'queued', progress: null, message });
+    this.emit(id, 'state', { state: 'queued', attempts: job.attempts, message });
   }
 
   onRemoved(id) {

@@ -102,7 +102,7 @@ class WorkerNode {
       const began = Date.now();
       const result = await entry.sidecar.transcribe(file, job.data.options, {
         signal: controller.signal,
-        onStatus: (params) => send('status', statusOf(params)),
+        onStatus: (params) => send('status', { ...statusOf(params), worker: this.nodeId }),
         onSegment: (params) => {
           const segment = params && params.segment ? params.segment : params;
           const last = segments[segments.length - 1];
