@@ -15,7 +15,9 @@ async function clusterMediaRoutes(app, { store, secret }) {
     const { id } = request.params;
     const { exp, sig } = request.query || {};
     const job = verifyMediaSignature({ id, exp, sig, secret }) ? store.get(id) : null;
-    if (!job || !job.ownsMedia || !fs.existsSync(job.mediaPath)) {
+    // An upload this node holds, or a MEDIA_DIR file a {"path"} job named (already checked then).
+    const lent = job && job.mediaPath && (job.ownsMedia || job.source === 'path');
+    if (!lent || !fs.existsSync(job.mediaPath)) {
       throw new HttpError(404, 'not_found', 'No such media.');
     }
     reply.type('application/octet-stream').header('cache-control', 'no-store');
