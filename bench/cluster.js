@@ -1,0 +1,139 @@
+'use strict';
+
+/**
+ * Distributed mode's costs and gains (issue 14), with real processes, a real redis-server and the
+ * base int8 model on whatever this machine has:
+ *
+ *   1. per-job overhead of the queue: one short clip at a time, POST → `done` on SSE, single-machine
+ *      mode (`node relay.js`) against distributed mode (an API process and one worker process);
+ *   2. throughput with one worker process and with two, on this machine: a batch of short clips
+ *      submitted at once, wall time until the last is done.
+ *
+ *   node bench/cluster.js [--repeat 8] [--batch 12]      prints markdown tables; JSON to bench-cluster.json
+ *
+ * GPU workers are measured the same way on a GPU machine (the worker then runs one sidecar per GPU).
+ */
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const { fixture, tempDir, readEvents, uploadFile } = require('../tests/relay/helpers');
+const { SECRET, startRedis, startNode, stopNode } = require('../tests/cluster/helpers');
+
+const SHORT = 'hello';
+const MIX = ['hello', 'numbers', 'weather'];
+const ENV = { WHISPER_DEVICE: process.env.WHISPER_DEVICE || 'cpu', WHISPER_MODEL: 'base', WHISPER_COMPUTE_TYPE: 'int8' };
+
+function option(name, fallback) {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? fallback : Number(process.argv[at + 1]);
+}
+
+/** `node relay.js` in single-machine mode on a free port. */
+async function startSingle() {
+  const proc = spawn(process.execPath, ['relay.js'], {
+    cwd: path.resolve(__dirname, '..'),
+    env: { ...process.env, ...ENV, HOST: '127.0.0.1', PORT: '0', DATA_DIR: tempDir('bench-single-'), LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const port = await new Promise((resolve, reject) => {
+    let seen = '';
+    proc.stdout.on('data', (chunk) => {
+      seen += chunk;
+      const match = /listening on http:\/\/[^ ]+:(\d+)\//.exec(seen);
+      if (match) resolve(match[1]);
+    });
+    proc.once('exit', () => reject(new Error(`the relay exited: ${seen}`)));
+  });
+  return { proc, exited, url: `http://127.0.0.1:${port}` };
+}
+
+/** One job: POST, then SSE to `done`; returns {ms, duration}. */
+async function oneJob(url, name) {
+  const began = process.hrtime.bigint();
+  const { status, body } = await uploadFile(url, fixture(`${name}.flac`));
+  if (status !== 202) throw new Error(`upload answered ${status}: ${JSON.stringify(body)}`);
+  const events = await readEvents(`${url}/api/transcriptions/${body.id}/events`);
+  const last = events[events.length - 1];
+  if (last.event !== 'done') throw new Error(`job ${body.id} ended ${last.event}: ${JSON.stringify(last.data)}`);
+  const ms = Number(process.hrtime.bigint() - began) / 1e6;
+  const job = await (await fetch(`${url}/api/transcriptions/${body.id}`)).json();
+  return { ms, duration: job.result.duration };
+}
+
+async function sequential(url, repeat) {
+  await oneJob(url, SHORT); // warm-up: the first job loads the model
+  const times = [];
+  for (let i = 0; i < repeat; i += 1) times.push((await oneJob(url, SHORT)).ms);
+  return times;
+}
+
+async function batch(url, size) {
+  await oneJob(url, SHORT);
+  const began = Date.now();
+  const jobs = await Promise.all(Array.from({ length: size }, (_, i) => oneJob(url, MIX[i % MIX.length])));
+  const wallS = (Date.now() - began) / 1000;
+  const audioS = jobs.reduce((sum, j) => sum + j.duration, 0);
+  return { wallS, audioS, jobsPerMin: (size / wallS) * 60, speed: audioS / wallS };
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+async function main() {
+  const repeat = option('--repeat', 8);
+  const size = option('--batch', 12);
+  const results = { machine: { cpus: os.cpus().length, model: os.cpus()[0].model, memGiB: Math.round(os.totalmem() / 2 ** 30) } };
+
+  const single = await startSingle();
+  try {
+    results.single = await sequential(single.url, repeat);
+  } finally {
+    single.proc.kill('SIGTERM');
+    await single.exited;
+  }
+
+  const redis = await startRedis();
+  const env = { ...ENV, REDIS_URL: redis.url, CLUSTER_SECRET: SECRET };
+  const nodes = [];
+  try {
+    const [api, w1] = await Promise.all([startNode('api', env), startNode('worker', env)]);
+    nodes.push(api, w1);
+    results.distributed = await sequential(api.url, repeat);
+    results.oneWorker = await batch(api.url, size);
+    nodes.push(await startNode('worker', env));
+    results.twoWorkers = await batch(api.url, size);
+  } finally {
+    await Promise.allSettled(nodes.map((node) => stopNode(node)));
+    await redis.stop();
+  }
+
+  const s = median(results.single);
+  const d = median(results.distributed);
+  const lines = [
+    `Machine: ${results.machine.cpus} CPU cores (${results.machine.model}), ${results.machine.memGiB} GiB; base int8 on ${ENV.WHISPER_DEVICE}.`,
+    '',
+    `| ${SHORT}.flac, one at a time (${repeat} runs) | median ms | min | max |`,
+    '| --- | ---: | ---: | ---: |',
+    `| single-machine (\`node relay.js\`) | ${s.toFixed(0)} | ${Math.min(...results.single).toFixed(0)} | ${Math.max(...results.single).toFixed(0)} |`,
+    `| distributed (API + 1 worker, Redis) | ${d.toFixed(0)} | ${Math.min(...results.distributed).toFixed(0)} | ${Math.max(...results.distributed).toFixed(0)} |`,
+    `| **overhead of the queue** | **${(d - s).toFixed(0)}** | | |`,
+    '',
+    `| ${size} short clips at once | wall s | jobs/min | audio s per wall s |`,
+    '| --- | ---: | ---: | ---: |',
+    ...[['1 worker process', results.oneWorker], ['2 worker processes', results.twoWorkers]].map(([label, r]) =>
+      `| ${label} | ${r.wallS.toFixed(1)} | ${r.jobsPerMin.toFixed(1)} | ${r.speed.toFixed(2)} |`),
+  ];
+  console.log(lines.join('\n'));
+  fs.writeFileSync('bench-cluster.json', `${JSON.stringify(results, null, 2)}\n`);
+}
+
+main().catch((err) => {
+  console.error(`bench/cluster.js failed: ${err.stack || err.message}`);
+  process.exit(1);
+});
