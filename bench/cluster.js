@@ -86,48 +86,68 @@ function median(values) {
 }
 
 async function main() {
-  const repeat = option('--repeat', 8);
+  const repeat = option('--repeat', 10);
   const size = option('--batch', 12);
   const results = { machine: { cpus: os.cpus().length, model: os.cpus()[0].model, memGiB: Math.round(os.totalmem() / 2 ** 30) } };
+  const load = () => os.loadavg()[0].toFixed(1);
 
-  const single = await startSingle();
-  try {
-    results.single = await sequential(single.url, repeat);
-  } finally {
-    single.proc.kill('SIGTERM');
-    await single.exited;
-  }
-
+  // Both modes up at once (an idle sidecar costs no CPU), one request at a time, alternating, so
+  // that what else the machine runs weighs on both sides alike.
   const redis = await startRedis();
   const env = { ...ENV, REDIS_URL: redis.url, CLUSTER_SECRET: SECRET };
   const nodes = [];
+  let single = null;
   try {
-    const [api, w1] = await Promise.all([startNode('api', env), startNode('worker', env)]);
+    let api;
+    let w1;
+    [single, api, w1] = await Promise.all([startSingle(), startNode('api', env), startNode('worker', env)]);
     nodes.push(api, w1);
-    results.distributed = await sequential(api.url, repeat);
+    await oneJob(single.url, SHORT);
+    await oneJob(api.url, SHORT);
+    results.single = [];
+    results.distributed = [];
+    results.loadOverhead = [load()];
+    for (let i = 0; i < repeat; i += 1) {
+      const order = i % 2 ? [['distributed', api], ['single', single]] : [['single', single], ['distributed', api]];
+      for (const [side, node] of order) results[side].push((await oneJob(node.url, SHORT)).ms);
+    }
+    results.loadOverhead.push(load());
+    single.proc.kill('SIGTERM');
+    await single.exited;
+    single = null;
+
+    // Throughput: one worker, two, one again (drift shows as a difference between the two "one" runs).
+    results.loadThroughput = [load()];
     results.oneWorker = await batch(api.url, size);
-    nodes.push(await startNode('worker', env));
+    const w2 = await startNode('worker', env);
+    nodes.push(w2);
     results.twoWorkers = await batch(api.url, size);
+    await stopNode(w2);
+    results.oneWorkerAgain = await batch(api.url, size);
+    results.loadThroughput.push(load());
   } finally {
+    if (single) single.proc.kill('SIGTERM');
     await Promise.allSettled(nodes.map((node) => stopNode(node)));
     await redis.stop();
   }
 
   const s = median(results.single);
   const d = median(results.distributed);
+  const pairs = results.single.map((ms, i) => results.distributed[i] - ms);
   const lines = [
     `Machine: ${results.machine.cpus} CPU cores (${results.machine.model}), ${results.machine.memGiB} GiB; base int8 on ${ENV.WHISPER_DEVICE}.`,
+    `Load average (1 min) during the overhead runs: ${results.loadOverhead.join(' → ')}; during the throughput runs: ${results.loadThroughput.join(' → ')}.`,
     '',
-    `| ${SHORT}.flac, one at a time (${repeat} runs) | median ms | min | max |`,
+    `| ${SHORT}.flac, one at a time, alternating (${repeat} runs each) | median ms | min | max |`,
     '| --- | ---: | ---: | ---: |',
     `| single-machine (\`node relay.js\`) | ${s.toFixed(0)} | ${Math.min(...results.single).toFixed(0)} | ${Math.max(...results.single).toFixed(0)} |`,
-    `| distributed (API + 1 worker, Redis) | ${d.toFixed(0)} | ${Math.min(...results.distributed).toFixed(0)} | ${Math.max(...results.distributed).toFixed(0)} |`,
-    `| **overhead of the queue** | **${(d - s).toFixed(0)}** | | |`,
+    `| distributed (API + 1 worker process, Redis) | ${d.toFixed(0)} | ${Math.min(...results.distributed).toFixed(0)} | ${Math.max(...results.distributed).toFixed(0)} |`,
+    `| **overhead of the queue** (median of the paired differences) | **${median(pairs).toFixed(0)}** | ${Math.min(...pairs).toFixed(0)} | ${Math.max(...pairs).toFixed(0)} |`,
     '',
-    `| ${size} short clips at once | wall s | jobs/min | audio s per wall s |`,
+    `| ${size} short clips at once (distributed) | wall s | jobs/min | audio s per wall s |`,
     '| --- | ---: | ---: | ---: |',
-    ...[['1 worker process', results.oneWorker], ['2 worker processes', results.twoWorkers]].map(([label, r]) =>
-      `| ${label} | ${r.wallS.toFixed(1)} | ${r.jobsPerMin.toFixed(1)} | ${r.speed.toFixed(2)} |`),
+    ...[['1 worker process', results.oneWorker], ['2 worker processes', results.twoWorkers], ['1 worker process, again', results.oneWorkerAgain]]
+      .map(([label, r]) => `| ${label} | ${r.wallS.toFixed(1)} | ${r.jobsPerMin.toFixed(1)} | ${r.speed.toFixed(2)} |`),
   ];
   console.log(lines.join('\n'));
   fs.writeFileSync('bench-cluster.json', `${JSON.stringify(results, null, 2)}\n`);

@@ -59,6 +59,8 @@ async function startCluster({ config, role = config.role, keyring, log = console
       },
       plugins: [[clusterPlugin, { secret: config.clusterSecret }]],
     });
+    publisher.on('reconnecting', () => runner.queueConnection(false));
+    publisher.on('ready', () => runner.queueConnection(true));
     const events = followQueues({ url: config.redisUrl, names: Object.keys(queues), runner, log });
     await events.ready();
     await app.listen({ port: config.port, host: config.host });

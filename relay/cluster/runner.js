@@ -139,6 +139,25 @@ class ClusterRunner {
     return job;
   }
 
+  /**
+   * Redis went away or came back: every job someone is watching hears it as a status message (the
+   * page shows it), so a client sees "reconnecting" rather than a silent stall.
+   */
+  queueConnection(up) {
+    if (this.queueUp === up || (this.queueUp === undefined && up)) {
+      this.queueUp = up;
+      return;
+    }
+    this.queueUp = up;
+    const message = up ? 'The queue is back' : 'Reconnecting to the queue (Redis)…';
+    for (const id of this.events.eventNames()) {
+      const job = typeof id === 'string' && id !== 'finished' ? this.store.get(id) : null;
+      if (job && !FINAL_STATES.includes(job.state)) {
+        this.emit(id, 'status', { stage: up ? 'reconnected' : 'reconnecting', message, progress: null, device: null });
+      }
+    }
+  }
+
   liveView(id) {
     const live = this.live.get(id);
     return live ? { segments: live.segments.slice() } : null;

@@ -125,6 +125,8 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
     assert.ok(restarted, 'Redis was restarted while a job ran');
     await restarted;
     for (const entry of results) assertDoneOnce(entry);
+    const watched = results[0].events.filter((e) => e.event === 'status').map((e) => e.data.stage);
+    assert.ok(watched.includes('reconnecting'), `the client was told the queue was reconnecting: ${watched.join(',')}`);
     // And it still takes new jobs afterwards.
     assertDoneOnce(await run(KEYS[1], 'hello'));
   });
