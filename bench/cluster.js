@@ -60,7 +60,10 @@ async function oneJob(url, name) {
   if (last.event !== 'done') throw new Error(`job ${body.id} ended ${last.event}: ${JSON.stringify(last.data)}`);
   const ms = Number(process.hrtime.bigint() - began) / 1e6;
   const job = await (await fetch(`${url}/api/transcriptions/${body.id}`)).json();
-  return { ms, duration: job.result.duration };
+  // The sidecar's own time (queue in it, model, decode+transcribe): what is left is the relay's.
+  const t = job.result.timings || {};
+  const sidecarMs = 1000 * ((t.queue_s || 0) + (t.load_s || 0) + (t.transcribe_s || 0));
+  return { ms, outsideMs: ms - sidecarMs, duration: job.result.duration };
 }
 
 async function sequential(url, repeat) {
@@ -106,10 +109,16 @@ async function main() {
     await oneJob(api.url, SHORT);
     results.single = [];
     results.distributed = [];
+    results.singleOutside = [];
+    results.distributedOutside = [];
     results.loadOverhead = [load()];
     for (let i = 0; i < repeat; i += 1) {
       const order = i % 2 ? [['distributed', api], ['single', single]] : [['single', single], ['distributed', api]];
-      for (const [side, node] of order) results[side].push((await oneJob(node.url, SHORT)).ms);
+      for (const [side, node] of order) {
+        const job = await oneJob(node.url, SHORT);
+        results[side].push(job.ms);
+        results[`${side}Outside`].push(job.outsideMs);
+      }
     }
     results.loadOverhead.push(load());
     single.proc.kill('SIGTERM');
@@ -134,6 +143,9 @@ async function main() {
   const s = median(results.single);
   const d = median(results.distributed);
   const pairs = results.single.map((ms, i) => results.distributed[i] - ms);
+  const outsidePairs = results.singleOutside.map((ms, i) => results.distributedOutside[i] - ms);
+  const so = results.singleOutside;
+  const dout = results.distributedOutside;
   const lines = [
     `Machine: ${results.machine.cpus} CPU cores (${results.machine.model}), ${results.machine.memGiB} GiB; base int8 on ${ENV.WHISPER_DEVICE}.`,
     `Load average (1 min) during the overhead runs: ${results.loadOverhead.join(' → ')}; during the throughput runs: ${results.loadThroughput.join(' → ')}.`,
@@ -142,7 +154,13 @@ async function main() {
     '| --- | ---: | ---: | ---: |',
     `| single-machine (\`node relay.js\`) | ${s.toFixed(0)} | ${Math.min(...results.single).toFixed(0)} | ${Math.max(...results.single).toFixed(0)} |`,
     `| distributed (API + 1 worker process, Redis) | ${d.toFixed(0)} | ${Math.min(...results.distributed).toFixed(0)} | ${Math.max(...results.distributed).toFixed(0)} |`,
-    `| **overhead of the queue** (median of the paired differences) | **${median(pairs).toFixed(0)}** | ${Math.min(...pairs).toFixed(0)} | ${Math.max(...pairs).toFixed(0)} |`,
+    `| difference, wall time (median of the paired differences) | ${median(pairs).toFixed(0)} | ${Math.min(...pairs).toFixed(0)} | ${Math.max(...pairs).toFixed(0)} |`,
+    '',
+    `| the same jobs, time outside the sidecar (wall minus its queue, load and transcribe timings) | median ms | min | max |`,
+    '| --- | ---: | ---: | ---: |',
+    `| single-machine | ${median(so).toFixed(0)} | ${Math.min(...so).toFixed(0)} | ${Math.max(...so).toFixed(0)} |`,
+    `| distributed | ${median(dout).toFixed(0)} | ${Math.min(...dout).toFixed(0)} | ${Math.max(...dout).toFixed(0)} |`,
+    `| **overhead of the queue** (median of the paired differences) | **${median(outsidePairs).toFixed(0)}** | ${Math.min(...outsidePairs).toFixed(0)} | ${Math.max(...outsidePairs).toFixed(0)} |`,
     '',
     `| ${size} short clips at once (distributed) | wall s | jobs/min | audio s per wall s |`,
     '| --- | ---: | ---: | ---: |',

@@ -26,6 +26,7 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
   let api;
   const workers = [];
   const finished = []; // {id, key, name, events, job}
+  let cancelled = 0;
 
   before(async () => {
     redis = await startRedis();
@@ -67,14 +68,14 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
   test('20 jobs from 3 clients, one worker killed with kill -9 mid-job: each done exactly once, right text', async () => {
     let killed = null;
     let replacement = null;
-    // Job 0 is the long one; a second into its transcription, its worker is killed outright.
+    // Job 0 is the long one; 0.3 s into its transcription, its worker is killed outright.
     const killer = (event, id) => {
       if (killed || event.event !== 'status' || event.data.stage !== 'transcribing' || !event.data.worker) return;
       killed = { id, nodeId: event.data.worker };
       setTimeout(() => {
         process.kill(pidOfNode(killed.nodeId), 'SIGKILL');
         replacement = startNode('worker', env);
-      }, 1000);
+      }, 300);
     };
     const first = run(KEYS[0], 'story', { onEvent: killer });
     const rest = [];
@@ -137,7 +138,7 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
       if (stopping || event.event !== 'status' || event.data.stage !== 'transcribing' || !event.data.worker) return;
       const nodeId = event.data.worker;
       stopping = { nodeId, node: workers.find((w) => w.nodeId === nodeId) };
-      setTimeout(() => process.kill(pidOfNode(nodeId), 'SIGTERM'), 1000);
+      setTimeout(() => process.kill(pidOfNode(nodeId), 'SIGTERM'), 300);
     };
     const entry = await run(KEYS[2], 'story', { onEvent });
     assert.ok(stopping, 'the worker was stopped mid-job');
@@ -151,19 +152,39 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
     assert.equal(entry.job.attempts, 1, 'a handed-back job spends no attempt');
   });
 
+  test('DELETE on a running job stops it on its worker: one cancelled event', async () => {
+    let deleting = null;
+    const created = await uploadAs(KEYS[0], api.url, fixture('story.flac'));
+    const events = await readEventsAs(KEYS[0], `${api.url}/api/transcriptions/${created.id}/events`, {
+      onEvent: (event) => {
+        if (deleting || event.event !== 'status' || event.data.stage !== 'transcribing') return;
+        deleting = fetch(`${api.url}/api/transcriptions/${created.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${KEYS[0]}` } });
+      },
+    });
+    assert.equal((await deleting).status, 200);
+    const finals = events.filter((e) => ['done', 'error', 'cancelled'].includes(e.event));
+    assert.deepEqual(finals.map((e) => e.event), ['cancelled']);
+    const { body: job } = await getAs(KEYS[0], api.url, `/api/transcriptions/${created.id}`);
+    assert.equal(job.state, 'cancelled');
+    cancelled += 1;
+  });
+
   test('/metrics counts what happened', async () => {
     const { status, body } = await getAs(null, api.url, '/metrics');
     assert.equal(status, 200);
     const m = parseMetrics(body);
     const done = finished.length;
     assert.equal(m['whisper_jobs{state="done"}'], done);
-    assert.equal(m['whisper_jobs{state="error"}'], 0);
+    assert.equal(m['whisper_jobs{state="error"}'], cancelled, 'a job cancelled while running is a failed BullMQ job');
+    const cancelledCounted = Object.entries(m).filter(([name]) => name.startsWith('whisper_jobs_finished_total{state="cancelled"'))
+      .reduce((sum, [, value]) => sum + value, 0);
+    assert.equal(cancelledCounted, cancelled);
     assert.equal(m['whisper_jobs_finished_total{state="done",device="cpu"}'], done);
     assert.equal(m['whisper_queue_depth{queue="whisper-any"}'], 0);
     assert.equal(m['whisper_realtime_factor_count{device="cpu"}'], done);
     const audio = finished.reduce((sum, e) => sum + e.job.result.duration, 0);
     assert.ok(Math.abs(m['whisper_audio_seconds_total{device="cpu"}'] - audio) < 0.01, `${m['whisper_audio_seconds_total{device="cpu"}']} vs ${audio}`);
     const attempts = finished.reduce((sum, e) => sum + e.job.attempts, 0);
-    assert.equal(m.whisper_job_attempts_total, attempts);
+    assert.equal(m.whisper_job_attempts_total, attempts + cancelled);
   });
 });
