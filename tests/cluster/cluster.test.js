@@ -24,6 +24,7 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
   let redis;
   let env;
   let api;
+  let api2; // a second API node, as behind a load balancer
   const workers = [];
   const finished = []; // {id, key, name, events, job}
   let cancelled = 0;
@@ -34,13 +35,14 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
       REDIS_URL: redis.url, CLUSTER_SECRET: SECRET, RELAY_API_KEYS: KEYS.join(','),
       JOB_LOCK_S: '4', WORKER_DRAIN_S: '0', JOB_ATTEMPTS: '3',
     };
-    const started = await Promise.all([startNode('api', env), startNode('worker', env), startNode('worker', env)]);
+    const started = await Promise.all([startNode('api', env), startNode('worker', env), startNode('worker', env), startNode('api', env)]);
     api = started[0];
     workers.push(started[1], started[2]);
+    api2 = started[3];
   });
 
   after(async () => {
-    await Promise.allSettled([api, ...workers].map((node) => stopNode(node, 15000)));
+    await Promise.allSettled([api, api2, ...workers].map((node) => stopNode(node, 15000)));
     if (redis) await redis.stop();
   });
 
@@ -113,6 +115,24 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
     assert.match(status.data.worker, /-\d+-[0-9a-f]+$/, 'the worker that ran it is named');
     assert.ok(entry.events.some((e) => e.event === 'progress' && e.data.progress > 0 && e.data.progress < 1), 'progress mid-job');
     assert.equal(types[types.length - 1], 'done');
+  });
+
+  test('behind a load balancer: a job made through one API node is followed, read and listed through another', async () => {
+    const created = await uploadAs(KEYS[1], api.url, fixture('weather.flac'));
+    const events = await readEventsAs(KEYS[1], `${api2.url}/api/transcriptions/${created.id}/events`);
+    assert.equal(events[events.length - 1].event, 'done');
+    const { status, body: job } = await getAs(KEYS[1], api2.url, `/api/transcriptions/${created.id}`);
+    assert.equal(status, 200);
+    const entry = { id: created.id, key: KEYS[1], name: 'weather', events, job };
+    assertDoneOnce(entry);
+    finished.push(entry);
+    const text = await getAs(KEYS[1], api2.url, `/api/transcriptions/${created.id}.txt`);
+    assert.equal(text.body.trim(), job.text);
+    // Every job of this client made through the first node is known to the second.
+    const listed = await getAs(KEYS[1], api2.url, '/api/transcriptions?limit=500');
+    const mine = finished.filter((e) => e.key === KEYS[1]).map((e) => e.id).sort();
+    assert.deepEqual(listed.body.jobs.map((j) => j.id).sort(), mine);
+    assert.equal((await getAs(KEYS[0], api2.url, `/api/transcriptions/${created.id}`)).status, 404, 'still another key\'s job');
   });
 
   test('Redis restarted mid-run: API and workers reconnect, no job lost, each done once', async () => {
