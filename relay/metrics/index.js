@@ -28,7 +28,7 @@ const RTF_BUCKETS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 4];
 function createMetrics({ sources = {} } = {}) {
   const register = new client.Registry();
   let feed = { ...sources };
-  const jobs = new client.Gauge({
+  new client.Gauge({
     name: 'whisper_jobs', help: 'Jobs by state', labelNames: ['state'], registers: [register],
     async collect() {
       this.reset();
@@ -36,7 +36,7 @@ function createMetrics({ sources = {} } = {}) {
       for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
-  const depth = new client.Gauge({
+  new client.Gauge({
     name: 'whisper_queue_depth', help: 'Jobs waiting for a sidecar', labelNames: ['queue'], registers: [register],
     async collect() {
       this.reset();
@@ -73,7 +73,6 @@ function createMetrics({ sources = {} } = {}) {
     name: 'whisper_live_stream_lag_seconds', help: 'The largest lag among the open live streams', registers: [register],
     collect() { this.set(feed.liveStreams ? feed.liveStreams().lagS : 0); },
   });
-  void jobs; void depth;
 
   return {
     register,
