@@ -189,6 +189,24 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
     cancelled += 1;
   });
 
+  test('an API node killed with kill -9 loses nothing: a fresh one shows every job and transcript from Redis', async () => {
+    api2.proc.kill('SIGKILL');
+    await api2.exited;
+    api2 = await startNode('api', env);
+    for (const key of KEYS) {
+      const listed = await getAs(key, api2.url, '/api/transcriptions?limit=500');
+      const mine = finished.filter((e) => e.key === key);
+      const done = listed.body.jobs.filter((j) => j.state !== 'cancelled');
+      assert.deepEqual(done.map((j) => j.id).sort(), mine.map((e) => e.id).sort());
+      for (const job of done) assert.equal(job.state, 'done');
+      assert.equal(listed.body.jobs.length - done.length, key === KEYS[0] ? cancelled : 0, 'the cancelled job, as cancelled');
+    }
+    const sample = finished[0];
+    const text = await getAs(sample.key, api2.url, `/api/transcriptions/${sample.id}.txt`);
+    assert.equal(text.status, 200);
+    assert.equal(text.body.trim(), sample.job.text);
+  });
+
   test('/metrics counts what happened', async () => {
     const { status, body } = await getAs(null, api.url, '/metrics');
     assert.equal(status, 200);
