@@ -11,18 +11,23 @@ const { buildRelay } = require('./relay/app');
 const { formatGpuReport } = require('./relay/diagnostics');
 const { keyRingFromConfig } = require('./relay/auth/keys');
 const { exposureProblem, keysBanner } = require('./relay/auth/exposure');
+const { roleFromArgs } = require('./relay/cluster/role');
 
 const STOP_TIMEOUT_MS = 10000;
 
 /**
  * Starts everything. Returns {app, sidecar, close()}.
- * Args: options — {config, env, log (a console-like object for the startup lines)}.
+ * Args: options — {config, env, log (a console-like object for the startup lines),
+ *   argv (for --role; REDIS_URL set: distributed mode, relay/cluster/, docs/scaling.md)}.
  */
-async function main({ env = process.env, config = loadConfig(env), log = console } = {}) {
+async function main({ env = process.env, config = loadConfig(env), log = console, argv = process.argv.slice(2) } = {}) {
   // Keys and the exposure rule first: a relay that must not start starts nothing.
   const keyring = keyRingFromConfig(config);
   const problem = exposureProblem(config, keyring);
   if (problem) throw new Error(problem);
+  const role = roleFromArgs(argv, config.role);
+  if (config.redisUrl) return startDistributed({ config, role, keyring, log });
+  if (role !== 'all') throw new Error(`--role ${role} needs REDIS_URL (distributed mode); without it the relay is one process`);
 
   const { WhisperSidecar, attachConsoleReporter } = require('./node_bridge');
   const sidecar = new WhisperSidecar({ projectRoot: ROOT, cwd: ROOT });
@@ -62,6 +67,20 @@ async function main({ env = process.env, config = loadConfig(env), log = console
   return { app, sidecar, config, close, diagnostics, keyring };
 }
 
+async function startDistributed({ config, role, keyring, log }) {
+  const { startCluster } = require('./relay/cluster');
+  const node = await startCluster({ config, role, keyring, log });
+  if (node.app) {
+    const address = node.app.server.address();
+    log.log(`Relay (${role}, distributed on Redis) listening on port ${address.port}`);
+    log.log(keysBanner(config, keyring));
+  }
+  if (node.worker) log.log(`Worker ${node.nodeId} taking jobs (${node.worker.pool.sidecars.length} sidecars)`);
+  // A worker's SIGTERM lets its jobs finish for WORKER_DRAIN_S before handing them back.
+  const stopTimeoutMs = STOP_TIMEOUT_MS + config.workerDrainS * 1000;
+  return { ...node, sidecar: null, keyring, diagnostics: Promise.resolve(), stopTimeoutMs };
+}
+
 /** Re-reads RELAY_API_KEYS_FILE on SIGHUP; a file that does not read keeps the keys in use. */
 function reloadKeysOnSighup(keyring, log = console) {
   process.on('SIGHUP', () => {
@@ -72,22 +91,22 @@ function reloadKeysOnSighup(keyring, log = console) {
 }
 
 /** Stops cleanly on SIGINT/SIGTERM, and for good after a second signal or a stuck stop. */
-function stopOnSignals(close) {
+function stopOnSignals(close, timeoutMs = STOP_TIMEOUT_MS) {
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {
       if (stopping) process.exit(1);
       stopping = true;
       console.log(`${signal}: stopping the relay and the sidecar...`);
-      setTimeout(() => process.exit(1), STOP_TIMEOUT_MS).unref();
+      setTimeout(() => process.exit(1), timeoutMs).unref();
       close().then(() => process.exit(0), () => process.exit(1));
     });
   }
 }
 
 if (require.main === module) {
-  main().then(({ close, keyring }) => {
-    stopOnSignals(close);
+  main().then(({ close, keyring, stopTimeoutMs }) => {
+    stopOnSignals(close, stopTimeoutMs);
     reloadKeysOnSighup(keyring);
   }, (err) => {
     console.error(`The relay could not start: ${err.message}`);

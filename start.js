@@ -11,8 +11,9 @@ async function start() {
   await setup({ mode: 'start' });
   // Required only now: the setup may just have installed the relay's npm dependencies.
   const { main, stopOnSignals } = require('./relay');
-  const { close } = await main();
-  stopOnSignals(close);
+  // `npm start -- --role worker`: main() reads --role from the command line (distributed mode).
+  const { close, stopTimeoutMs } = await main();
+  stopOnSignals(close, stopTimeoutMs);
 }
 
 start().catch((err) => {

@@ -145,6 +145,8 @@ export interface GpuStatus {
   paths_configured: boolean | null;
   cuda_major_needed: number | null;
   library_reason: string | null;
+  /** The folder holding models (hub/) and the GPU verdict. */
+  cache_dir: string;
   queue: { queued: number; running: number; /** open live streams */ streams: number };
 }
 
@@ -437,8 +439,21 @@ export interface WhisperSidecarEvents {
 
 type Listener<K extends keyof WhisperSidecarEvents> = (...args: WhisperSidecarEvents[K]) => void;
 
+/** What happens to work the sidecar died under: the bridge's re-sends and a job owner's re-queue. */
+export declare class RetryPolicy {
+  constructor(options?: { resends?: number; attempts?: number });
+  /** Re-sends of one call after a crash (0: none). */
+  readonly resends: number;
+  /** Calls per job, counting the first. */
+  readonly attempts: number;
+  /** Whether a job whose call number `attempts` failed with `error` runs again. */
+  requeue(error: SidecarError | Error | null | undefined, attempts: number): boolean;
+}
+
 export declare class WhisperSidecar extends EventEmitter {
   constructor(options?: WhisperSidecarOptions);
+  /** The retry policy this sidecar's re-sends follow. */
+  readonly retryPolicy: RetryPolicy;
   readonly state: SidecarState;
   readonly pid: number | null;
   readonly info: ReadyInfo | null;

@@ -19,6 +19,9 @@ const { realtimeRoutes } = require('./routes/realtime');
 const { securityPlugin } = require('./auth/plugin');
 const { keyRingFromConfig } = require('./auth/keys');
 const { jobAdmission, StreamCounter } = require('./auth/limits');
+const { createMetrics } = require('./metrics');
+const { metricsRoutes } = require('./metrics/route');
+const { feedSingleMachine } = require('./metrics/single');
 
 const MB = 1024 * 1024;
 /** Fastify's own 4xx errors, renamed into the relay's words. */
@@ -33,11 +36,14 @@ const FASTIFY_CODES = {
  * Args: {config (from loadConfig), sidecar (a started WhisperSidecar or the same API),
  *   logger (fastify's logger option; default: on unless LOG_LEVEL=silent),
  *   keyring (relay/auth/keys.js; default: read from config — relay.js passes its own to reload on SIGHUP)}.
+ * Distributed mode (relay/cluster/) passes `makeRunner({store, admit, log, config})` (a runner with
+ *   JobRunner's interface), `metrics` (relay/metrics) and `plugins` ([plugin, options] pairs).
  * Returns: the fastify app, not yet listening; `app.runner` and `app.store` are exposed, and
  *   closing the app stops the runner (running jobs are left to be requeued) and closes the store.
  *   The sidecar is the caller's to stop.
  */
-function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(config) }) {
+function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(config), makeRunner = null,
+  metrics = null, plugins = [] }) {
   const app = Fastify({
     logger: logger !== undefined ? logger : config.logLevel !== 'silent' && { level: config.logLevel },
     bodyLimit: 1 * MB,
@@ -45,7 +51,12 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
   });
   const store = new JobStore(path.join(config.dataDir, 'relay.sqlite'));
   const admit = jobAdmission({ store, maxPerKey: config.maxJobsPerKey, maxTotal: config.maxJobsTotal });
-  const runner = new JobRunner({ store, sidecar, concurrency: config.jobConcurrency, log: app.log, admit, config });
+  const runner = makeRunner ? makeRunner({ store, admit, log: app.log, config })
+    : new JobRunner({ store, sidecar, concurrency: config.jobConcurrency, log: app.log, admit, config });
+  if (!metrics) {
+    metrics = createMetrics();
+    feedSingleMachine({ metrics, store, runner, sidecar });
+  }
   const streams = new StreamCounter({ max: config.maxStreamsPerKey });
   app.decorate('store', store);
   app.decorate('runner', runner);
@@ -61,15 +72,17 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
     reply.code(404).send(new HttpError(404, 'not_found', `No route ${request.method} ${request.url}.`).toJSON());
   });
 
-  const deps = { config, sidecar, runner, store, streams };
+  const deps = { config, sidecar, runner, store, streams, metrics };
   app.register(transcriptionRoutes, deps);
   app.register(eventRoutes, deps);
   app.register(openaiRoutes, deps);
   app.register(systemRoutes, deps);
   app.register(realtimeRoutes, deps);
+  app.register(metricsRoutes, deps);
+  for (const [plugin, options] of plugins) app.register(plugin, { ...deps, ...options });
 
   app.addHook('onReady', async () => {
-    runner.resume();
+    await runner.resume();
   });
   app.addHook('preClose', async () => {
     await runner.close();

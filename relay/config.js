@@ -41,7 +41,20 @@ const SETTINGS = [
   ['MAX_JOBS_TOTAL', 'maxJobsTotal', parsePositiveInt, 200],
   ['MAX_STREAMS_PER_KEY', 'maxStreamsPerKey', parsePositiveInt, 10],
   ['CORS_ORIGINS', 'corsOrigins', parseList, []],
+  // Scaling out (issue 14): see docs/scaling.md. REDIS_URL switches the relay to distributed mode.
+  ['REDIS_URL', 'redisUrl', parseString, null],
+  ['RELAY_ROLE', 'role', parseRole, 'all'],
+  ['CLUSTER_SECRET', 'clusterSecret', parseString, null],
+  ['CLUSTER_URL', 'clusterUrl', parseString, null],
+  ['MEDIA_URL_TTL_S', 'mediaUrlTtlS', parsePositiveNumber, 6 * 3600],
+  ['SIDECARS', 'sidecars', parsePositiveInt, null],
+  ['JOB_ATTEMPTS', 'jobAttempts', parsePositiveInt, 3],
+  ['JOB_LOCK_S', 'jobLockS', parsePositiveNumber, 30],
+  ['WORKER_DRAIN_S', 'workerDrainS', parseNonNegativeInt, 30],
+  ['WORKER_METRICS_PORT', 'workerMetricsPort', parsePort, null],
 ];
+
+const ROLES = ['api', 'worker', 'all'];
 
 /**
  * Reads the configuration.
@@ -65,6 +78,12 @@ function loadConfig(env = process.env, overrides = {}) {
 
 function parseString(raw) {
   return String(raw);
+}
+
+function parseRole(raw, name) {
+  const role = String(raw).trim().toLowerCase();
+  if (!ROLES.includes(role)) throw new TypeError(`${name} must be api, worker or all, got ${JSON.stringify(raw)}`);
+  return role;
 }
 
 /** Comma-separated, trimmed, empty items dropped. */
@@ -115,4 +134,4 @@ function parseBoolean(raw, name) {
   throw new TypeError(`${name} must be 1/0, true/false, yes/no or on/off, got ${JSON.stringify(raw)}`);
 }
 
-module.exports = { loadConfig, SETTINGS, ROOT };
+module.exports = { loadConfig, parseRole, SETTINGS, ROLES, ROOT };

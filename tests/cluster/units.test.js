@@ -1,0 +1,130 @@
+'use strict';
+
+/**
+ * Distributed mode's small parts, without Redis: signed media URLs and their route, the secret
+ * and role checks at start, and /metrics in single-machine mode.
+ */
+
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { EventEmitter } = require('node:events');
+const Fastify = require('fastify');
+const { checkSecret, signMediaUrl, verifyMediaSignature } = require('../../relay/cluster/signing');
+const { clusterMediaRoutes } = require('../../relay/cluster/media-route');
+const { roleFromArgs } = require('../../relay/cluster/role');
+const { queueNameFor } = require('../../relay/cluster/redis');
+const { parseFailure } = require('../../relay/cluster/records');
+const { main } = require('../../relay');
+const { loadConfig } = require('../../relay/config');
+const { tempDir, startRelay } = require('../relay/helpers');
+const { SECRET, parseMetrics } = require('./helpers');
+
+const ID = '0b6f2a4e-1c2d-4e5f-8a9b-0123456789ab';
+const quiet = { log() {}, warn() {}, error() {} };
+
+test('a signed media URL verifies; a changed id, signature, expiry or secret does not', () => {
+  const url = new URL(signMediaUrl({ base: 'http://api:8787/', id: ID, secret: SECRET, ttlS: 60 }));
+  assert.equal(url.pathname, `/internal/media/${ID}`);
+  const exp = url.searchParams.get('exp');
+  const sig = url.searchParams.get('sig');
+  assert.ok(verifyMediaSignature({ id: ID, exp, sig, secret: SECRET }));
+  assert.ok(!verifyMediaSignature({ id: ID.replace('0b', '0c'), exp, sig, secret: SECRET }));
+  assert.ok(!verifyMediaSignature({ id: ID, exp: String(Number(exp) + 1), sig, secret: SECRET }));
+  assert.ok(!verifyMediaSignature({ id: ID, exp, sig: sig.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')), secret: SECRET }));
+  assert.ok(!verifyMediaSignature({ id: ID, exp, sig, secret: `${SECRET}x` }));
+  assert.ok(!verifyMediaSignature({ id: ID, exp, sig, secret: SECRET, nowMs: (Number(exp) + 1) * 1000 }), 'expired');
+  assert.ok(!verifyMediaSignature({ id: ID, exp, sig: undefined, secret: SECRET }));
+});
+
+test('the media route serves an upload for a valid signature only, and 404 otherwise', async () => {
+  const dir = tempDir('cluster-media-');
+  const file = path.join(dir, 'upload.bin');
+  fs.writeFileSync(file, 'audio bytes');
+  const store = { get: (id) => (id === ID ? { id, mediaPath: file, ownsMedia: true, source: 'upload' } : null) };
+  const app = Fastify();
+  await app.register(clusterMediaRoutes, { store, secret: SECRET });
+  const url = new URL(signMediaUrl({ base: 'http://x', id: ID, secret: SECRET, ttlS: 60 }));
+  const ok = await app.inject({ url: `${url.pathname}${url.search}` });
+  assert.equal(ok.statusCode, 200);
+  assert.equal(ok.body, 'audio bytes');
+  for (const bad of [url.pathname, `${url.pathname}?exp=${url.searchParams.get('exp')}&sig=${'0'.repeat(64)}`]) {
+    assert.equal((await app.inject({ url: bad })).statusCode, 404);
+  }
+  await app.close();
+});
+
+test('distributed mode refuses to start without a long enough CLUSTER_SECRET', async () => {
+  assert.throws(() => checkSecret(undefined), /CLUSTER_SECRET/);
+  assert.throws(() => checkSecret('short'), /at least 32/);
+  checkSecret(SECRET);
+  const config = loadConfig({ REDIS_URL: 'redis://127.0.0.1:1', DATA_DIR: tempDir() });
+  await assert.rejects(main({ config, log: quiet, argv: ['--role', 'api'] }), /CLUSTER_SECRET/);
+});
+
+test('--role: api, worker or all; api and worker need REDIS_URL', async () => {
+  assert.equal(roleFromArgs(['--role', 'worker']), 'worker');
+  assert.equal(roleFromArgs(['--role=api']), 'api');
+  assert.equal(roleFromArgs([], 'all'), 'all');
+  assert.throws(() => roleFromArgs(['--role', 'boss']), /api, worker or all/);
+  const config = loadConfig({ DATA_DIR: tempDir() });
+  await assert.rejects(main({ config, log: quiet, argv: ['--role', 'worker'] }), /needs REDIS_URL/);
+});
+
+test('routing: cuda jobs to the GPU queue; failures read back as the relay\'s errors', () => {
+  assert.equal(queueNameFor({ device: 'cuda' }), 'whisper-gpu');
+  assert.equal(queueNameFor({}), 'whisper-any');
+  assert.equal(queueNameFor({ device: 'cpu' }), 'whisper-any');
+  assert.deepEqual(parseFailure('cancelled: Cancelled while running.', 1).state, 'cancelled');
+  assert.equal(parseFailure('job stalled more than allowable limit', 3).fields.error.code, 'worker_lost');
+  assert.equal(parseFailure('media_unavailable: gone', 1).fields.error.code, 'media_unavailable');
+});
+
+/** A sidecar stand-in: transcribes every file as two seconds of "hello" in 50 ms. */
+class FakeSidecar extends EventEmitter {
+  constructor() {
+    super();
+    this.state = 'ready';
+    this.fatalError = null;
+  }
+
+  async transcribe() {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return { text: 'hello', segments: [{ id: 1, start: 0, end: 2, text: 'hello' }], duration: 2, device: 'cpu' };
+  }
+
+  async gpuStatus() {
+    return { device: 'cpu' };
+  }
+}
+
+test('/metrics in single-machine mode counts finished jobs, audio, restarts and fallbacks', async () => {
+  const sidecar = new FakeSidecar();
+  const relay = await startRelay({ sidecar });
+  try {
+    const dir = tempDir('metrics-');
+    for (let i = 0; i < 2; i += 1) {
+      const file = path.join(dir, `${i}.wav`);
+      fs.writeFileSync(file, 'x');
+      const job = relay.app.runner.submit({ source: 'path', name: `${i}.wav`, mediaPath: file, ownsMedia: false, options: {} });
+      await relay.app.runner.waitFor(job.id);
+    }
+    sidecar.emit('restart', { forceCpu: false });
+    sidecar.emit('restart', { forceCpu: true, fallbackReason: 'CUDA failed with error out of memory' });
+    const response = await fetch(`${relay.url}/metrics`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type'), /text\/plain/);
+    const m = parseMetrics(await response.text());
+    assert.equal(m['whisper_jobs{state="done"}'], 2);
+    assert.equal(m['whisper_queue_depth{queue="local"}'], 0);
+    assert.equal(m['whisper_jobs_finished_total{state="done",device="cpu"}'], 2);
+    assert.equal(m['whisper_audio_seconds_total{device="cpu"}'], 4);
+    assert.equal(m['whisper_realtime_factor_count{device="cpu"}'], 2);
+    assert.equal(m['whisper_sidecar_restarts_total{sidecar="0"}'], 2);
+    assert.equal(m['whisper_cpu_fallbacks_total{reason="cuda_oom"}'], 1);
+    assert.equal(m.whisper_live_streams_open, 0);
+  } finally {
+    await relay.close();
+  }
+});
