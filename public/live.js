@@ -8,8 +8,10 @@
 (() => {
   const $ = (selector) => document.querySelector(selector);
   const KEY_PROTOCOL = 'openai-insecure-api-key.';
-  const STOP_GRACE_MS = 4000; // after Stop, how long the last turn may take to complete
+  const STOP_GRACE_MS = 10000; // after Stop, how long the last turn may take to complete
   let live = null; // {ws, context, stream, node}
+  let finishing = null; // after Stop: closes the socket once the last turn completed
+  let committedId = null; // the item the last input_audio_buffer.committed named
 
   const ui = {
     start: $('#live-start'), stop: $('#live-stop'), level: $('#live-level'), captions: $('#live-captions'),
@@ -64,8 +66,13 @@
         l.partial.textContent = '';
         l.el.classList.add('done');
         if (!event.transcript) l.el.remove();
+        // after Stop, the turn the commit closed is the last one
+        if (finishing && event.item_id === committedId) finishing();
         break;
       }
+      case 'input_audio_buffer.committed':
+        committedId = event.item_id;
+        break;
       case 'input_audio_buffer.speech_started':
         setState('hearing speech');
         break;
@@ -151,12 +158,21 @@
     await context.close().catch(() => {});
     ui.level.value = 0;
     setState('finishing');
-    // Let the last turn complete, then close.
-    setTimeout(() => {
+    // Commit what was said since the last turn, let the turns complete, then close.
+    let timer = null;
+    const finish = () => {
+      if (finishing !== finish) return;
+      finishing = null;
+      clearTimeout(timer);
       ws.close(1000);
       setState('stopped');
       ui.start.disabled = false;
-    }, STOP_GRACE_MS);
+    };
+    finishing = finish;
+    committedId = null;
+    timer = setTimeout(finish, STOP_GRACE_MS);
+    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'input_audio_buffer.commit' }));
+    else finish();
   }
 
   ui.start.addEventListener('click', start);
