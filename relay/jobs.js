@@ -9,13 +9,13 @@
  * 'reset'|'done'|'error'|'cancelled', data}.
  */
 
-const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { randomUUID } = require('node:crypto');
 const { RetryPolicy } = require('../node_bridge');
 const { describeSidecarError } = require('./errors');
 const { SourceJobs } = require('./sourcejobs');
 const { now } = require('./store');
+const { insertJob, removeQuietly } = require('./newjob');
 
 class JobRunner {
   /**
@@ -62,15 +62,7 @@ class JobRunner {
 
   /** Inserts a job after the quota check (admit). Returns the stored job. */
   insert(fields) {
-    if (this.admit) {
-      try {
-        this.admit({ owner: fields.owner || null });
-      } catch (err) {
-        if (fields.ownsMedia) removeQuietly(fields.mediaPath, this.log);
-        throw err;
-      }
-    }
-    return this.store.insert({ id: fields.id || randomUUID(), ...fields });
+    return insertJob(this, fields);
   }
 
   /**
@@ -250,14 +242,6 @@ class JobRunner {
 
   emit(id, type, data) {
     this.events.emit(id, { type, data });
-  }
-}
-
-function removeQuietly(file, log) {
-  try {
-    fs.rmSync(file, { force: true });
-  } catch (err) {
-    log.warn(`could not remove ${file}: ${err.message}`);
   }
 }
 

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
-const { ROOT, tempDir } = require('../relay/helpers');
+const { ROOT, tempDir, readEvents } = require('../relay/helpers');
 
 const SECRET = 'test-cluster-secret-0123456789abcdef0123456789';
 
@@ -153,33 +153,9 @@ function parseMetrics(text) {
 
 module.exports = { SECRET, ROOT, redisOrSkip, startRedis, startNode, stopNode, pidOfNode, parseMetrics, path };
 
-/** Server-Sent Events with an API key (relay/helpers' readEvents without headers); [{event, data}]. */
-async function readEventsAs(key, url, { timeoutMs = 180000, onEvent = () => {} } = {}) {
-  const response = await fetch(url, { headers: { authorization: `Bearer ${key}` }, signal: AbortSignal.timeout(timeoutMs) });
-  if (response.status !== 200) throw new Error(`SSE ${url} answered ${response.status}: ${await response.text()}`);
-  const events = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message';
-      const data = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7);
-        else if (line.startsWith('data: ')) data.push(line.slice(6));
-      }
-      if (data.length) {
-        const parsed = { event, data: JSON.parse(data.join('\n')) };
-        events.push(parsed);
-        onEvent(parsed);
-      }
-    }
-  }
-  return events;
+/** Server-Sent Events with an API key (relay/helpers' readEvents): [{event, data}]. */
+function readEventsAs(key, url, { timeoutMs = 180000, ...rest } = {}) {
+  return readEvents(url, { timeoutMs, ...rest, headers: { authorization: `Bearer ${key}` } });
 }
 
 /** POSTs an upload as `key`; returns the job view. */

@@ -53,9 +53,9 @@ async function startRelay({ sidecar, config = {}, env = {} }) {
  * Reads a Server-Sent Events stream until it ends (or `signal` aborts: the caller has seen enough);
  * returns [{event, data}] (data parsed).
  */
-async function readEvents(url, { timeoutMs = 120000, onEvent = () => {}, signal } = {}) {
+async function readEvents(url, { timeoutMs = 120000, onEvent = () => {}, signal, headers = {} } = {}) {
   const signals = [AbortSignal.timeout(timeoutMs), ...(signal ? [signal] : [])];
-  const response = await fetch(url, { signal: AbortSignal.any(signals) });
+  const response = await fetch(url, { headers, signal: AbortSignal.any(signals) });
   if (response.status !== 200) throw new Error(`SSE ${url} answered ${response.status}: ${await response.text()}`);
   const events = [];
   const decoder = new TextDecoder();
