@@ -40,6 +40,7 @@ class LiveJob {
     this.stream = null;
     this.streamInfo = null;
     this.lastLag = 0;
+    this.lagS = 0; // the sidecar's last lag_s: audio it has not decoded yet
     this.restarts = 0;
     this.limitReached = false;
     this.bytes = 0;
@@ -99,6 +100,7 @@ class LiveJob {
   noteAnswer(answer) {
     if (!answer) return;
     this.receivedS = answer.received_s;
+    this.lagS = answer.lag_s;
     const now = Date.now();
     if (now - this.lastLag >= LAG_EVERY_MS) {
       this.lastLag = now;
@@ -172,6 +174,7 @@ class LiveJob {
 
   onStatus(status) {
     if (status.stage === 'live') {
+      this.lagS = status.lag_s;
       this.emit('lag', { lag_s: status.lag_s, buffered_s: status.buffered_s, received_s: round(this.offsetS + status.received_s) });
       this.lastLag = Date.now();
       if (status.device) this.device = status.device;

@@ -63,6 +63,11 @@ class SourceJobs {
     return [...this.active.values()].filter((a) => a.kind && a.kind !== 'download').length;
   }
 
+  /** The largest lag (s of audio not decoded yet) among the live jobs running here; 0 with none. */
+  maxLag() {
+    return Math.max(0, ...[...this.active.values()].map((a) => (a.liveJob ? a.liveJob.lagS || 0 : 0)));
+  }
+
   start(job) {
     const controller = new AbortController();
     const entry = { controller, liveJob: null, kind: job.kind, promise: null, stopping: false };

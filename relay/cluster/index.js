@@ -41,6 +41,7 @@ async function startCluster({ config, role = config.role, keyring, log = console
     worker = new WorkerNode({ config, pool, nodeId, log, metrics });
     await worker.start();
     closers.push(() => worker.stop());
+    if (role === 'worker') metrics.setSources({ liveStreams: () => worker.liveStreams() });
     if (role === 'worker' && config.workerMetricsPort !== null) closers.unshift(await serveMetrics(metrics, config, log));
   }
 
@@ -55,6 +56,8 @@ async function startCluster({ config, role = config.role, keyring, log = console
       config, sidecar, keyring, metrics,
       makeRunner: ({ store, admit, log: appLog }) => {
         runner = new ClusterRunner({ store, queues, publisher, cancelChannel: CANCEL_CHANNEL, nodeId, config, log: appLog, admit, metrics });
+        // the live streams the whole cluster runs, as this node hears their events
+        metrics.setSources({ liveStreams: () => ({ open: runner.sources.liveCount(), lagS: runner.sources.maxLag() }) });
         return runner;
       },
       plugins: [[clusterPlugin, { secret: config.clusterSecret }]],

@@ -4,7 +4,8 @@
  * Between BullMQ jobs (the truth in distributed mode) and the replica's rows (relay/store.js).
  *
  * A worker returns {result, device, attempts, startedAt, processingS}; a failure's reason is
- * "<code>: <message>" (./worker.js), BullMQ's own for a job that stalled too often.
+ * "<code>: <message>" (./worker.js), BullMQ's own for a job that stalled too often; a live stream
+ * that failed leaves what it committed in the job's data (`partial`).
  */
 
 const STALLED = /stalled more than allowable limit/i;
@@ -21,10 +22,13 @@ function attemptsOf(queueJob, running) {
 /** The done fields from a worker's return value (a string in some BullMQ events). */
 function returnedResult(returnvalue) {
   const value = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue || {};
+  const result = value.result || {};
   return {
     result: value.result, device: value.device || null, progress: 1, attempts: value.attempts || 1,
     started_at: value.startedAt || null, processingS: value.processingS == null ? null : value.processingS,
     message: null, stage: null,
+    // a live stream: its kind, and whether DELETE stopped it
+    ...(result.live ? { kind: result.kind || null, live: 1, stopped: result.stopped ? 1 : 0 } : {}),
   };
 }
 
@@ -60,6 +64,8 @@ function fromQueueJob(queueJob, state) {
   if (state === 'failed') {
     const final = parseFailure(queueJob.failedReason, attemptsOf(queueJob, false));
     final.fields.finished_at = iso(queueJob.finishedOn);
+    const partial = data.partial; // a live stream that failed: what it committed until then (./worker.js)
+    if (partial) Object.assign(final.fields, { result: partial, kind: partial.kind || null, live: 1 });
     return { id: data.id, insert, final };
   }
   if (state === 'active') {

@@ -3,21 +3,25 @@
 /**
  * Redis connections and the queues' names.
  *
- * Routing: a job that asks for device "cuda" goes to the `whisper-gpu` queue, every other job to
- * `whisper-any`. Every worker takes `whisper-any`; only a worker whose sidecar verified a GPU
+ * Routing: a job that asks for device "cuda" goes to the `whisper-gpu` queue; a URL job (which may
+ * turn out to be a live stream that plays for hours) to `whisper-url`; every other job to
+ * `whisper-any`. Every worker takes `whisper-any` (JOB_CONCURRENCY jobs per sidecar) and
+ * `whisper-url` (LIVE_MAX_JOBS per sidecar: these mostly wait on the network or play in real time,
+ * and a stream must not wait behind a long file); only a worker whose sidecar verified a GPU
  * (gpu_status said device: cuda) also takes `whisper-gpu`. A cuda job waits (queued) while no GPU
  * worker is up rather than run on the CPU.
  */
 
 const IORedis = require('ioredis');
 
-const QUEUES = Object.freeze({ any: 'whisper-any', gpu: 'whisper-gpu' });
+const QUEUES = Object.freeze({ any: 'whisper-any', gpu: 'whisper-gpu', url: 'whisper-url' });
 const PREFIX = 'whisper';
 const CANCEL_CHANNEL = `${PREFIX}:cancel`;
 
-/** The queue a job's options route it to. */
-function queueNameFor(options = {}) {
-  return options.device === 'cuda' ? QUEUES.gpu : QUEUES.any;
+/** The queue a job's options and source ('upload', 'path', 'url') route it to. */
+function queueNameFor(options = {}, source = null) {
+  if (options.device === 'cuda') return QUEUES.gpu;
+  return source === 'url' ? QUEUES.url : QUEUES.any;
 }
 
 /**

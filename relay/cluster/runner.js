@@ -11,7 +11,6 @@
  * and kept current from the queues' events. Losing an API node loses no job and no transcript.
  */
 
-const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { randomUUID } = require('node:crypto');
 const { HttpError } = require('../errors');
@@ -19,9 +18,11 @@ const { now, FINAL_STATES } = require('../store');
 const { queueNameFor } = require('./redis');
 const { signMediaUrl } = require('./signing');
 const { fromQueueJob, returnedResult } = require('./records');
+const { insertJob, removeQuietly } = require('../newjob');
 
 const SWEEP_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
 const SWEEP_LIMIT = 1000;
+const STOP_WAIT_MS = 20000; // DELETE on a live job: how long to wait for its worker to close the stream
 const KEEP_FINISHED_S = 7 * 86400;
 
 class ClusterRunner {
@@ -46,10 +47,10 @@ class ClusterRunner {
     this.mediaBase = null; // set once the node listens (./index.js)
     this.events = new EventEmitter();
     this.events.setMaxListeners(0);
-    this.live = new Map(); // id -> {segments}: what this node saw of running jobs
+    this.live = new Map(); // id -> {segments (finals), partial, lagS}: what this node saw of running jobs
     this.closing = false;
     this.hydrating = new Map();
-    this.sources = new NoSources(this);
+    this.sources = new ClusterSources(this);
   }
 
   /** Start: every job Redis knows goes into the replica (jobs made elsewhere, states that moved on). */
@@ -62,15 +63,7 @@ class ClusterRunner {
   }
 
   insert(fields) {
-    if (this.admit) {
-      try {
-        this.admit({ owner: fields.owner || null });
-      } catch (err) {
-        if (fields.ownsMedia) removeQuietly(fields.mediaPath, this.log);
-        throw err;
-      }
-    }
-    return this.store.insert({ id: fields.id || randomUUID(), ...fields });
+    return insertJob(this, fields);
   }
 
   /** An upload or a MEDIA_DIR file: queued in Redis; workers read it through a signed URL. */
@@ -81,21 +74,24 @@ class ClusterRunner {
     return job;
   }
 
-  /** A URL: the worker downloads it (same URL policy). Growing files and live streams: not here. */
+  /**
+   * A URL: the worker that takes it opens it (same URL policy) and downloads a file or runs a live
+   * stream (./live.js). A growing file under MEDIA_DIR can't be followed from another machine.
+   */
   submitSource({ source, name, input, options, owner = null }) {
     if (source !== 'url') {
-      throw new HttpError(501, 'not_supported', 'Following a growing file is not supported in distributed mode.');
+      throw new HttpError(501, 'not_supported', 'Following a growing file is not supported in distributed mode: workers cannot see this node\'s MEDIA_DIR.');
     }
     const job = this.insert({ source, name, options, owner, input, mediaPath: '', ownsMedia: false });
-    this.enqueue(job, { url: input.url });
+    this.enqueue(job, { url: input.url }, input);
     return job;
   }
 
-  enqueue(job, media) {
-    const queue = this.queues[queueNameFor(job.options)];
+  enqueue(job, media, input = null) {
+    const queue = this.queues[queueNameFor(job.options, job.source)];
     const data = {
       id: job.id, source: job.source, name: job.name, options: job.options, owner: job.owner,
-      createdAt: job.createdAt, apiNode: this.nodeId, media,
+      createdAt: job.createdAt, apiNode: this.nodeId, media, ...(input ? { input } : {}),
     };
     // Failed attempts (a sidecar that died under the job) retry up to JOB_ATTEMPTS; a lost worker
     // (its lock expired) counts against the same bound through the workers' maxStalledCount.
@@ -125,14 +121,23 @@ class ClusterRunner {
     });
   }
 
-  /** Queued: removed from the queue. Running: the worker holding it is told to stop. */
+  /**
+   * Queued: removed from the queue. Running: the worker holding it is told to stop. A live stream
+   * stops keeping what it committed: resolves with the job once its worker finished it (state done,
+   * stopped), or as it stands after STOP_WAIT_MS.
+   */
   cancel(id) {
     const job = this.store.get(id);
     if (!job) return null;
     if (FINAL_STATES.includes(job.state)) return job;
     this.publisher.publish(this.cancelChannel, id).catch(() => {});
+    if (this.sources.isActive(id)) {
+      return Promise.race([this.waitFor(id), new Promise((resolve) => {
+        setTimeout(() => resolve(this.store.get(id)), STOP_WAIT_MS).unref();
+      })]);
+    }
     if (job.state === 'queued') {
-      const queue = this.queues[queueNameFor(job.options)];
+      const queue = this.queues[queueNameFor(job.options, job.source)];
       queue.remove(id).catch(() => {});
       return this.finish(job, 'cancelled', { error: { code: 'cancelled', message: 'Cancelled before it started.' } });
     }
@@ -160,7 +165,8 @@ class ClusterRunner {
 
   liveView(id) {
     const live = this.live.get(id);
-    return live ? { segments: live.segments.slice() } : null;
+    if (!live) return null;
+    return { segments: live.partial ? [...live.segments, live.partial] : live.segments.slice() };
   }
 
   async close() {
@@ -204,24 +210,39 @@ class ClusterRunner {
     const job = this.store.get(id);
     if (!job || FINAL_STATES.includes(job.state) || !event || !event.type) return;
     const { type, data } = event;
+    if (!this.live.has(id)) this.live.set(id, { segments: [], partial: null, lagS: 0 });
+    const live = this.live.get(id);
     if (type === 'state') {
-      const live = this.live.get(id);
-      // A new attempt (another worker after a lost one, or a retry) starts from the first segment.
-      if (live && live.segments.length > 0) this.emit(id, 'reset', { keep: 0 });
-      this.live.set(id, { segments: [] });
+      // A new attempt (another worker after a lost one, or a retry) starts from the first segment;
+      // a live stream taken over keeps the finals committed before (`keep`).
+      const keep = data.keep || 0;
+      if (live.segments.length > keep || live.partial) this.emit(id, 'reset', { keep });
+      live.segments = live.segments.slice(0, keep);
+      live.partial = null;
       this.store.update(id, { state: 'running', started_at: data.startedAt || now(), attempts: data.attempts,
         progress: 0, error: null, message: null });
+    } else if (type === 'kind') {
+      // The worker opened the URL: a live stream, or a file it downloads and then transcribes.
+      this.store.update(id, data.live ? { kind: data.kind, live: 1, stage: 'live', message: 'Live' } : { kind: data.kind, live: 0 });
+      this.emit(id, 'state', { state: 'running', kind: data.kind, live: data.live, worker: data.worker });
+      return;
     } else if (type === 'status') {
       const fields = { stage: data.stage, message: data.message };
       if (data.device) fields.device = data.device;
       if (data.progress !== null && data.progress !== undefined) fields.progress = data.progress;
       this.store.update(id, fields);
     } else if (type === 'segment') {
-      if (!this.live.has(id)) this.live.set(id, { segments: [] });
-      this.live.get(id).segments.push(data);
+      // A live stream's partial (final: false) stands until the next segment; anything else is final.
+      if (data.final === false) live.partial = data;
+      else {
+        live.segments.push(data);
+        live.partial = null;
+      }
     } else if (type === 'reset') {
-      const live = this.live.get(id);
-      if (live) live.segments = live.segments.slice(0, data.keep);
+      live.segments = live.segments.slice(0, data.keep);
+      live.partial = null;
+    } else if (type === 'lag') {
+      live.lagS = data.lag_s;
     }
     this.emit(id, type, data);
     if (type === 'status' && data.progress !== null && data.progress !== undefined) {
@@ -292,29 +313,61 @@ class ClusterRunner {
   }
 }
 
-/** Distributed mode runs no source jobs on the API node (URLs are downloaded by the worker). */
-class NoSources {
+/**
+ * The live jobs as this API node sees them (workers run them, ./live.js; every API node hears
+ * their events): how many run across the cluster, their lag, their kind once a worker knows it.
+ */
+class ClusterSources {
   constructor(runner) {
     this.runner = runner;
   }
 
-  liveCount() { return 0; }
+  running() {
+    return [...this.runner.live.keys()].map((id) => this.runner.store.get(id))
+      .filter((job) => job && job.live && !FINAL_STATES.includes(job.state));
+  }
 
-  isActive() { return false; }
+  liveCount() {
+    return this.running().length;
+  }
 
-  liveView() { return null; }
+  /** The largest lag among the live streams running in the cluster; 0 with none. */
+  maxLag() {
+    return Math.max(0, ...this.running().map((job) => this.runner.live.get(job.id).lagS || 0));
+  }
 
-  async waitForKind(id) { return this.runner.store.get(id); }
+  isActive(id) {
+    const job = this.runner.store.get(id);
+    return Boolean(job && job.live && !FINAL_STATES.includes(job.state));
+  }
+
+  liveView(id) {
+    return this.runner.liveView(id);
+  }
+
+  /** Resolves with the job once a worker said its kind (or it ended), or after `ms` as it stands. */
+  waitForKind(id, ms) {
+    const { runner } = this;
+    return new Promise((resolve) => {
+      const settled = () => {
+        const job = runner.store.get(id);
+        return !job || job.kind || FINAL_STATES.includes(job.state);
+      };
+      const done = () => {
+        clearTimeout(timer);
+        runner.events.off(id, onEvent);
+        resolve(runner.store.get(id));
+      };
+      const onEvent = () => {
+        if (settled()) done();
+      };
+      const timer = setTimeout(done, ms);
+      runner.events.on(id, onEvent);
+      if (settled()) done();
+    });
+  }
 
   async close() {}
-}
-
-function removeQuietly(file, log) {
-  try {
-    if (file) fs.rmSync(file, { force: true });
-  } catch (err) {
-    log.warn(`could not remove ${file}: ${err.message}`);
-  }
 }
 
 module.exports = { ClusterRunner };

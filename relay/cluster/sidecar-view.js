@@ -42,8 +42,9 @@ class ClusterSidecarView extends EventEmitter {
   }
 
   async openStream() {
-    const err = new Error('Live streams need a local sidecar: use an API node started with --role all.');
-    err.code = 'not_supported';
+    const err = new Error('The realtime socket needs a local sidecar and this is an API-only node (--role api): '
+      + 'connect to a node started with --role all. (Live URL jobs run on the workers.)');
+    err.kind = 'not_supported';
     throw err;
   }
 

@@ -20,12 +20,14 @@ const { pipeline } = require('node:stream/promises');
 const { Readable } = require('node:stream');
 const { Worker, DelayedError, UnrecoverableError } = require('bullmq');
 const { describeSidecarError } = require('../errors');
-const { downloadUrl } = require('../download');
+const { openSource } = require('../live');
 const { connect, QUEUES, PREFIX, CANCEL_CHANNEL } = require('./redis');
 const { attemptsOf } = require('./records');
+const { runLiveJob, countFinals } = require('./live');
 
 const MB = 1024 * 1024;
 const HEARTBEAT_MS = 10000;
+const PROGRESS_EVERY_MS = 1000;
 const SHUTDOWN = 'shutdown';
 const CANCELLED = 'cancelled';
 
@@ -41,6 +43,7 @@ class WorkerNode {
     this.metrics = metrics;
     this.workers = [];
     this.active = new Map(); // job id -> AbortController
+    this.live = new Map(); // live job id -> its last lag_s
     this.draining = false;
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-worker-'));
   }
@@ -48,14 +51,15 @@ class WorkerNode {
   async start() {
     const { config, log } = this;
     await this.pool.start();
+    this.redis = connect(config.redisUrl, { name: 'heartbeat', log }); // heartbeats and live streams' finals
     for (const entry of this.pool.sidecars) {
       if (this.metrics) this.metrics.watchSidecar(entry.sidecar, entry.name);
-      const names = entry.device === 'cuda' ? [QUEUES.gpu, QUEUES.any] : [QUEUES.any];
+      const names = entry.device === 'cuda' ? [QUEUES.gpu, QUEUES.any, QUEUES.url] : [QUEUES.any, QUEUES.url];
       for (const name of names) {
         const worker = new Worker(name, (job, token) => this.process(job, token, entry), {
           connection: connect(config.redisUrl, { name: `worker-${name}`, log }),
           prefix: PREFIX,
-          concurrency: config.jobConcurrency,
+          concurrency: name === QUEUES.url ? config.liveMaxJobs : config.jobConcurrency,
           lockDuration: config.jobLockS * 1000,
           stalledInterval: Math.max(1000, (config.jobLockS * 1000) / 2),
           maxStalledCount: Math.max(0, config.jobAttempts - 1),
@@ -70,7 +74,6 @@ class WorkerNode {
       if (controller) controller.abort(CANCELLED);
     });
     await this.subscriber.subscribe(CANCEL_CHANNEL);
-    this.redis = connect(config.redisUrl, { name: 'heartbeat', log });
     this.heartbeat();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     this.heartbeatTimer.unref();
@@ -94,8 +97,11 @@ class WorkerNode {
     };
     const attempts = attemptsOf(job, true);
     const startedAt = new Date().toISOString();
-    send('state', { state: 'running', attempts, worker: this.nodeId, startedAt });
-    const file = path.join(this.tmp, `${job.id}-${attempts}`);
+    const { media } = job.data;
+    // A live stream taken over keeps the finals committed before; any other job starts afresh.
+    const keep = media.url ? await countFinals(this.redis, job.id) : 0;
+    send('state', { state: 'running', attempts, worker: this.nodeId, startedAt, keep });
+    let file = path.join(this.tmp, `${job.id}-${attempts}`);
     const segments = [];
     const restart = () => {
       if (segments.length === 0) return;
@@ -103,7 +109,18 @@ class WorkerNode {
       send('reset', { keep: 0 });
     };
     try {
-      await this.fetchMedia(job.data.media, file, controller.signal);
+      if (media.url) {
+        const source = await this.openUrl(job, controller.signal, send);
+        if (source.kind !== 'download') {
+          const result = await this.runLive(job, source, entry, controller.signal, send);
+          await chain;
+          const processingS = result.timings ? result.timings.transcribe_s : null; // decode time, for the RTF
+          return { result, device: result.device || entry.device, attempts, startedAt, processingS, worker: this.nodeId };
+        }
+        file = source.file;
+      } else {
+        await this.fetchMedia(media, file, controller.signal);
+      }
       const began = Date.now();
       const result = await entry.sidecar.transcribe(file, job.data.options, {
         signal: controller.signal,
@@ -124,11 +141,64 @@ class WorkerNode {
         worker: this.nodeId };
     } catch (err) {
       await chain;
+      if (err.partialResult) await job.updateData({ ...job.data, partial: err.partialResult }).catch(() => {});
       throw await this.failure(err, controller.signal, job, token);
     } finally {
       this.active.delete(job.id);
+      this.live.delete(job.id);
       fs.rmSync(file, { force: true });
     }
+  }
+
+  /**
+   * A URL job's source (relay/live), under the relay's URL policy: a finite file downloaded into
+   * this worker's folder, or a live kind (HLS, endless HTTP audio). The kind goes to API nodes as
+   * soon as the first answer tells it.
+   */
+  openUrl(job, signal, send) {
+    const { config } = this;
+    const input = job.data.input || { url: job.data.media.url };
+    let lastProgress = 0;
+    return openSource({ url: input.url, from: input.from || 'live' }, {
+      signal,
+      downloadDir: this.tmp,
+      limits: {
+        maxBytes: config.maxDownloadMb * MB, timeoutMs: config.downloadTimeoutS * 1000,
+        maxRedirects: config.maxRedirects, allowPrivate: config.allowPrivateUrls,
+        idleTimeoutS: input.idle_timeout_s || config.liveIdleTimeoutS,
+      },
+      onKind: (kind) => send('kind', { kind, live: kind !== 'download', worker: this.nodeId }),
+      onProgress: ({ bytes, total }) => {
+        if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
+        lastProgress = Date.now();
+        send('status', {
+          stage: 'downloading', message: `Downloading… ${Math.round(bytes / 1024)} KB`,
+          progress: total ? Math.min(1, bytes / total) : null, device: null, worker: this.nodeId,
+        });
+      },
+    });
+  }
+
+  /** A live stream on this worker (./live.js); stopping the worker hands it back from the live edge. */
+  async runLive(job, source, entry, signal, send) {
+    const input = job.data.input || {};
+    const run = runLiveJob({
+      job, source, sidecar: entry.sidecar, redis: this.redis, nodeId: this.nodeId, signal, log: this.log,
+      maxDurationS: input.max_duration_s || this.config.liveMaxDurationS,
+      send: (type, data) => {
+        if (type === 'lag') this.live.set(job.id, data.lag_s);
+        send(type, type === 'status' || type === 'lag' ? { ...data, worker: this.nodeId } : data);
+      },
+    });
+    this.live.set(job.id, 0);
+    const result = await run;
+    if (signal.aborted && signal.reason === SHUTDOWN) throw new Error('handed back'); // failure() moves it back
+    return result;
+  }
+
+  /** Live streams running on this worker and the largest lag among them (its /metrics). */
+  liveStreams() {
+    return { open: this.live.size, lagS: Math.max(0, ...this.live.values()) };
   }
 
   /** What the processor throws: hand back, retry (a plain Error) or give up (UnrecoverableError). */
@@ -149,16 +219,8 @@ class WorkerNode {
     return new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 
-  /** The job's media into `file`: {signed} from the API node, or {url} under the URL policy. */
+  /** An upload or a MEDIA_DIR file into `file`, through the API node's signed URL. */
   async fetchMedia(media, file, signal) {
-    const { config } = this;
-    if (media.url) {
-      await downloadUrl(media.url, file, {
-        maxBytes: config.maxDownloadMb * MB, timeoutMs: config.downloadTimeoutS * 1000,
-        maxRedirects: config.maxRedirects, allowPrivate: config.allowPrivateUrls,
-      });
-      return;
-    }
     let response;
     try {
       response = await fetch(media.signed, { signal });

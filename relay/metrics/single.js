@@ -14,7 +14,7 @@ function feedSingleMachine({ metrics, store, runner, sidecar }) {
   metrics.setSources({
     jobCounts: async () => counts(),
     queueDepth: async () => ({ local: counts().queued || 0 }),
-    liveStreams: () => ({ open: runner.sources.liveCount(), lagS: 0 }),
+    liveStreams: () => ({ open: runner.sources.liveCount(), lagS: runner.sources.maxLag() }),
   });
   runner.events.on('finished', (job) => metrics.jobFinished(finishedFacts(job)));
   if (sidecar && typeof sidecar.on === 'function') metrics.watchSidecar(sidecar, '0');

@@ -15,7 +15,7 @@ const { checkSecret, signMediaUrl, verifyMediaSignature } = require('../../relay
 const { clusterMediaRoutes } = require('../../relay/cluster/media-route');
 const { roleFromArgs } = require('../../relay/cluster/role');
 const { queueNameFor } = require('../../relay/cluster/redis');
-const { parseFailure } = require('../../relay/cluster/records');
+const { parseFailure, returnedResult, fromQueueJob } = require('../../relay/cluster/records');
 const { main } = require('../../relay');
 const { loadConfig } = require('../../relay/config');
 const { tempDir, startRelay } = require('../relay/helpers');
@@ -76,9 +76,27 @@ test('routing: cuda jobs to the GPU queue; failures read back as the relay\'s er
   assert.equal(queueNameFor({ device: 'cuda' }), 'whisper-gpu');
   assert.equal(queueNameFor({}), 'whisper-any');
   assert.equal(queueNameFor({ device: 'cpu' }), 'whisper-any');
+  assert.equal(queueNameFor({}, 'url'), 'whisper-url');
+  assert.equal(queueNameFor({}, 'upload'), 'whisper-any');
+  assert.equal(queueNameFor({ device: 'cuda' }, 'url'), 'whisper-gpu');
   assert.deepEqual(parseFailure('cancelled: Cancelled while running.', 1).state, 'cancelled');
   assert.equal(parseFailure('job stalled more than allowable limit', 3).fields.error.code, 'worker_lost');
   assert.equal(parseFailure('media_unavailable: gone', 1).fields.error.code, 'media_unavailable');
+});
+
+test('a live stream read back from Redis: its kind and stop; a failed one keeps what it committed', () => {
+  const result = { text: 'hi', segments: [{ id: 0, start: 0, end: 1, text: 'hi', final: true }], live: true, kind: 'hls', stopped: true };
+  const done = returnedResult(JSON.stringify({ result, device: 'cpu', attempts: 2 }));
+  assert.deepEqual([done.kind, done.live, done.stopped, done.attempts], ['hls', 1, 1, 2]);
+  assert.equal(returnedResult({ result: { text: 'file' } }).live, undefined, 'a file job says nothing of live');
+  const failed = fromQueueJob({
+    data: { id: 'j1', source: 'url', options: {}, partial: { ...result, stopped: false } },
+    failedReason: 'not_audio: The stream stopped being audio.', attemptsMade: 1, stalledCounter: 0, finishedOn: 1,
+  }, 'failed');
+  assert.equal(failed.final.state, 'error');
+  assert.equal(failed.final.fields.error.code, 'not_audio');
+  assert.equal(failed.final.fields.result.segments[0].text, 'hi');
+  assert.equal(failed.final.fields.kind, 'hls');
 });
 
 /** A sidecar stand-in: transcribes every file as two seconds of "hello" in 50 ms. */

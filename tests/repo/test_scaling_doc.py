@@ -30,5 +30,5 @@ def test_keda_scales_the_worker_on_the_bullmq_wait_lists():
     scaled = next(doc for doc in documents if doc["kind"] == "ScaledObject")
     assert scaled["spec"]["scaleTargetRef"]["name"] == "whisper-worker"
     lists = {t["metadata"]["listName"] for t in scaled["spec"]["triggers"] if t["type"] == "redis"}
-    # relay/cluster/redis.js: prefix "whisper", queues "whisper-any" and "whisper-gpu"; BullMQ's wait list.
-    assert lists == {"whisper:whisper-any:wait", "whisper:whisper-gpu:wait"}
+    # relay/cluster/redis.js: prefix "whisper", queues "whisper-any", "whisper-gpu", "whisper-url"; BullMQ's wait list.
+    assert lists == {"whisper:whisper-any:wait", "whisper:whisper-gpu:wait", "whisper:whisper-url:wait"}

@@ -1,0 +1,94 @@
+'use strict';
+
+/**
+ * Live streams in distributed mode, on the worker that holds the job.
+ *
+ * A URL job's first answer tells its kind (relay/live): a finite file is downloaded and transcribed
+ * like an upload; HLS or endless HTTP audio runs as a LiveJob (relay/livejob.js) on one of this
+ * worker's sidecars, for as long as the stream plays, holding its BullMQ job (and its lock).
+ *
+ * The committed finals are kept in Redis as they come (a list per job, LiveFinals below), not only
+ * sent as progress events: when the worker is lost (kill -9: the stalled-job check) or hands the job
+ * back (SIGTERM), the worker that takes it over reads them, marks the time it could not hear as a
+ * gap (`reason: "worker_takeover"`) and goes on from the stream's live edge. A stream owned before
+ * is known by the owner key (the node that last ran it).
+ */
+
+const { LiveJob } = require('../livejob');
+const { PREFIX } = require('./redis');
+
+const KEEP_S = 7 * 86400; // as long as BullMQ keeps a finished job
+
+const finalsKey = (id) => `${PREFIX}:live:${id}:finals`;
+const ownerKey = (id) => `${PREFIX}:live:${id}:owner`;
+
+/** How many finals a live job has committed so far (0 for any other job). */
+function countFinals(redis, id) {
+  return redis.llen(finalsKey(id));
+}
+
+/**
+ * The store a LiveJob writes its finals to (store.segments / store.addSegment), backed by a Redis
+ * list: loaded once when the worker takes the job, appended in order as finals come.
+ */
+class LiveFinals {
+  static async load(redis, id) {
+    const stored = await redis.lrange(finalsKey(id), 0, -1);
+    return new LiveFinals(redis, id, stored.map((value) => JSON.parse(value)));
+  }
+
+  constructor(redis, id, stored) {
+    this.redis = redis;
+    this.id = id;
+    this.stored = stored;
+    this.chain = Promise.resolve();
+  }
+
+  segments() {
+    return this.stored.slice();
+  }
+
+  addSegment(id, segment) {
+    this.stored.push(segment);
+    const key = finalsKey(id);
+    this.chain = this.chain
+      .then(() => this.redis.multi().rpush(key, JSON.stringify(segment)).expire(key, KEEP_S).exec())
+      .catch(() => {}); // Redis away: the final still went out as an event and is in the result
+  }
+
+  /** Resolves once every final added so far was written (or given up on). */
+  flushed() {
+    return this.chain;
+  }
+}
+
+/**
+ * Runs one live job on this worker until the stream ends, DELETE stops it or the worker stops.
+ * Args: {job (BullMQ job), source (openSource's, a live kind), sidecar, redis, nodeId, signal,
+ *   send(type, data) (progress events to API nodes), log, maxDurationS}.
+ * Returns: the job's result (relay/livejob.js), finals included. Throws as LiveJob.run does.
+ */
+async function runLiveJob({ job, source, sidecar, redis, nodeId, signal, send, log, maxDurationS }) {
+  const finals = await LiveFinals.load(redis, job.id);
+  const previous = await redis.getset(ownerKey(job.id), nodeId);
+  await redis.expire(ownerKey(job.id), KEEP_S);
+  const liveJob = new LiveJob({
+    job: { id: job.id, options: job.data.options || {} },
+    source, sidecar, store: finals, emit: send, signal, log, maxDurationS,
+  });
+  if (previous) {
+    // A worker ran this stream before and is gone (or its attempt failed): what it heard but had not
+    // committed, and what played while no one listened, is a gap; this run starts from the live edge.
+    const segments = finals.segments();
+    const end = segments.length ? segments[segments.length - 1].end : 0;
+    liveJob.addFinal({ start: end, end, text: '', gap: true, reason: 'worker_takeover' });
+    log.warn(`live job ${job.id}: taken over from ${previous}; going on from the live edge`);
+  }
+  try {
+    return await liveJob.run();
+  } finally {
+    await finals.flushed();
+  }
+}
+
+module.exports = { runLiveJob, countFinals, LiveFinals };
