@@ -294,6 +294,20 @@
     });
   }
 
+  // ---- distributed mode: a banner while the queue (Redis) is away ------------------------------
+  const HEALTH_EVERY_MS = 5000;
+  async function watchHealth() {
+    try {
+      const response = await fetch('/healthz'); // open without a key
+      const health = await response.json();
+      $('#queue-banner').hidden = health.queue !== 'reconnecting';
+      if (!health.queue) return; // single-machine mode: no queue to watch
+    } catch {
+      // the relay itself is away: the job's SSE says so
+    }
+    setTimeout(watchHealth, HEALTH_EVERY_MS);
+  }
+
   $('#job-form').addEventListener('submit', submit);
   $('#cancel').addEventListener('click', cancel);
   setUpDropZone();
@@ -303,4 +317,5 @@
   });
   loadGpu();
   loadJobs();
+  watchHealth();
 })();

@@ -163,6 +163,11 @@ class ClusterRunner {
     }
   }
 
+  /** 'up', or 'reconnecting' while Redis is away (/healthz, the page's banner). */
+  queueState() {
+    return this.queueUp === false ? 'reconnecting' : 'up';
+  }
+
   liveView(id) {
     const live = this.live.get(id);
     if (!live) return null;

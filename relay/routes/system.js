@@ -15,7 +15,7 @@ const TYPES = {
   '.ico': 'image/x-icon',
 };
 
-async function systemRoutes(app, { sidecar }) {
+async function systemRoutes(app, { sidecar, runner }) {
   // ?wait=1 answers once the device is decided (the GPU check can take a while on a GPU machine);
   // without it, at once, with setup_complete: false meanwhile.
   app.get('/api/gpu', async (request) => {
@@ -28,12 +28,16 @@ async function systemRoutes(app, { sidecar }) {
   });
 
   // 503 once the bridge has given up on the sidecar: nothing will be transcribed until a restart.
+  // In distributed mode `queue` says whether Redis is reachable ("up") or being reconnected to: the
+  // node keeps serving meanwhile (jobs wait, nothing is lost), so it stays 200; the page shows it.
   // Open without an API key (relay/auth/hook.js), like the page's files below.
   app.get('/healthz', { config: { auth: 'public' } }, async (request, reply) => {
     const fatal = sidecar.fatalError || null;
     if (fatal) reply.code(503);
-    return { ok: !fatal, sidecar: sidecar.state || null, error: fatal ? fatal.message : null,
+    const body = { ok: !fatal, sidecar: sidecar.state || null, error: fatal ? fatal.message : null,
       uptime_s: Math.round(process.uptime()) };
+    if (typeof runner.queueState === 'function') body.queue = runner.queueState();
+    return body;
   });
 
   // The page is a handful of files, listed once at startup: nothing outside public/ can be named.

@@ -137,14 +137,30 @@ describe('distributed mode (BullMQ on a real Redis)', { skip, timeout: 600000 },
 
   test('Redis restarted mid-run: API and workers reconnect, no job lost, each done once', async () => {
     let restarted = null;
+    const health = []; // /healthz's queue while Redis restarts (the page's banner reads it)
+    const pollHealth = async () => {
+      while (!health.done) {
+        const { body } = await getAs(null, api.url, '/healthz');
+        health.push(body.queue);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    let polling = null;
     const onEvent = (event) => {
-      if (!restarted && event.event === 'status' && event.data.stage === 'transcribing') restarted = redis.restart(500);
+      if (!restarted && event.event === 'status' && event.data.stage === 'transcribing') {
+        polling = pollHealth();
+        restarted = redis.restart(500);
+      }
     };
     const results = await Promise.all([
       run(KEYS[0], 'story', { onEvent }), run(KEYS[1], 'hello'), run(KEYS[2], 'numbers'), run(KEYS[0], 'weather'),
     ]);
     assert.ok(restarted, 'Redis was restarted while a job ran');
     await restarted;
+    health.done = true;
+    await polling;
+    assert.ok(health.includes('reconnecting'), `/healthz said the queue was reconnecting: ${health.join(',')}`);
+    assert.equal(health[health.length - 1], 'up', 'and up again once the jobs were done');
     for (const entry of results) assertDoneOnce(entry);
     const watched = results[0].events.filter((e) => e.event === 'status').map((e) => e.data.stage);
     assert.ok(watched.includes('reconnecting'), `the client was told the queue was reconnecting: ${watched.join(',')}`);
