@@ -284,7 +284,16 @@ class LiveStream:
         if (plan.generation != self._generation or plan.start != self.committed or self._speech_end is None
                 or plan.end < self._speech_end):
             return
+        if self._stopped_short(plan.start, pieces, self._closed_at):
+            return  # Whisper stopped early in that decode: the closing decode takes the stretch whole
         self._commit(plan, pieces, len(pieces), self._closed_at, closing=True)
+
+    def _stopped_short(self, start: int, pieces: List[Piece], end: int) -> bool:
+        """Whether a decode of ``start``..``end`` returned text only for its beginning: its last piece
+        ends more than a second before ``end`` and the VAD heard speech after it. Committing up to
+        ``end`` would drop that speech's words without a trace."""
+        tail = start + int(pieces[-1].end * SR) if pieces else start
+        return end - tail > SR and self._speech_between(tail + SR // 4, end)
 
     def _speech_event(self, event: str, index: int) -> None:
         """``speech`` notifications: the turns the VAD hears (started, stopped) and ``committed`` once
@@ -413,6 +422,9 @@ class LiveStream:
         if window_s >= FORCE_COMMIT_S:
             if len(pieces) > 1:
                 return len(pieces) - 1, plan.start + int(pieces[-2].end * SR)
+            if pieces and pieces[0].end > 0.5 and self._stopped_short(plan.start, pieces, plan.end):
+                # one segment that ends well before the window does: commit it, decode the rest again
+                return 1, plan.start + int(pieces[0].end * SR)
             return len(pieces), plan.end
         return 0, None
 
