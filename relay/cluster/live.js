@@ -22,6 +22,11 @@ const KEEP_S = 7 * 86400; // as long as BullMQ keeps a finished job
 const finalsKey = (id) => `${PREFIX}:live:${id}:finals`;
 const ownerKey = (id) => `${PREFIX}:live:${id}:owner`;
 
+/** A live job's finals committed so far, in order. */
+async function readFinals(redis, id) {
+  return (await redis.lrange(finalsKey(id), 0, -1)).map((value) => JSON.parse(value));
+}
+
 /** How many finals a live job has committed so far (0 for any other job). */
 function countFinals(redis, id) {
   return redis.llen(finalsKey(id));
@@ -33,8 +38,7 @@ function countFinals(redis, id) {
  */
 class LiveFinals {
   static async load(redis, id) {
-    const stored = await redis.lrange(finalsKey(id), 0, -1);
-    return new LiveFinals(redis, id, stored.map((value) => JSON.parse(value)));
+    return new LiveFinals(redis, id, await readFinals(redis, id));
   }
 
   constructor(redis, id, stored) {
@@ -91,4 +95,4 @@ async function runLiveJob({ job, source, sidecar, redis, nodeId, signal, send, l
   }
 }
 
-module.exports = { runLiveJob, countFinals, LiveFinals };
+module.exports = { runLiveJob, countFinals, readFinals, LiveFinals };

@@ -19,6 +19,7 @@ const { queueNameFor } = require('./redis');
 const { signMediaUrl } = require('./signing');
 const { fromQueueJob, returnedResult } = require('./records');
 const { insertJob, removeQuietly } = require('../newjob');
+const { readFinals } = require('./live');
 
 const SWEEP_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
 const SWEEP_LIMIT = 1000;
@@ -50,6 +51,7 @@ class ClusterRunner {
     this.live = new Map(); // id -> {segments (finals), partial, lagS}: what this node saw of running jobs
     this.closing = false;
     this.hydrating = new Map();
+    this.stopping = new Set(); // live streams stopped while queued (./stopStream): not 'cancelled'
     this.sources = new ClusterSources(this);
   }
 
@@ -131,17 +133,38 @@ class ClusterRunner {
     if (!job) return null;
     if (FINAL_STATES.includes(job.state)) return job;
     this.publisher.publish(this.cancelChannel, id).catch(() => {});
-    if (this.sources.isActive(id)) {
-      return Promise.race([this.waitFor(id), new Promise((resolve) => {
-        setTimeout(() => resolve(this.store.get(id)), STOP_WAIT_MS).unref();
-      })]);
-    }
+    if (this.sources.isActive(id)) return this.stopStream(job);
     if (job.state === 'queued') {
       const queue = this.queues[queueNameFor(job.options, job.source)];
       queue.remove(id).catch(() => {});
       return this.finish(job, 'cancelled', { error: { code: 'cancelled', message: 'Cancelled before it started.' } });
     }
     return job;
+  }
+
+  /**
+   * DELETE on a live stream. On a worker: it closes the stream and completes the job (done, stopped);
+   * resolves with the job then, or as it stands after STOP_WAIT_MS. Waiting for a worker to take it
+   * over: taken off the queue and finished here with the finals kept in Redis.
+   */
+  async stopStream(job) {
+    if (job.state === 'queued') {
+      const finals = await readFinals(this.publisher, job.id);
+      this.stopping.add(job.id);
+      const queue = this.queues[queueNameFor(job.options, job.source)];
+      const removed = await queue.remove(job.id).catch(() => 0);
+      if (removed) {
+        const text = finals.filter((s) => !s.gap).map((s) => s.text).join('').trim();
+        const duration = finals.length ? finals[finals.length - 1].end : 0;
+        const result = { text, segments: finals, duration, device: job.device || null, live: true, kind: job.kind,
+          gaps: finals.filter((s) => s.gap).length, stopped: true };
+        return this.finish(job, 'done', { result, stopped: 1, progress: 1, message: null, stage: null });
+      }
+      this.stopping.delete(job.id); // a worker took it meanwhile: it stops it
+    }
+    return Promise.race([this.waitFor(job.id), new Promise((resolve) => {
+      setTimeout(() => resolve(this.store.get(job.id)), STOP_WAIT_MS).unref();
+    })]);
   }
 
   /**
@@ -289,13 +312,14 @@ class ClusterRunner {
 
   onRemoved(id) {
     const job = this.store.get(id);
-    if (!job || FINAL_STATES.includes(job.state)) return;
+    if (!job || FINAL_STATES.includes(job.state) || this.stopping.has(id)) return;
     this.finish(job, 'cancelled', { error: { code: 'cancelled', message: 'Cancelled.' } });
   }
 
   finish(job, state, { processingS = null, ...fields } = {}) {
     const finished = this.store.update(job.id, { state, finished_at: fields.finished_at || now(), ...fields });
     this.live.delete(job.id);
+    this.stopping.delete(job.id);
     if (job.ownsMedia) removeQuietly(job.mediaPath, this.log);
     const data = state === 'done'
       ? { state, text: finished.result.text, device: finished.device }

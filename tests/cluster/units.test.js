@@ -18,6 +18,8 @@ const { queueNameFor } = require('../../relay/cluster/redis');
 const { parseFailure, returnedResult, fromQueueJob } = require('../../relay/cluster/records');
 const { main } = require('../../relay');
 const { loadConfig } = require('../../relay/config');
+const { JobStore } = require('../../relay/store');
+const { ClusterRunner } = require('../../relay/cluster/runner');
 const { tempDir, startRelay } = require('../relay/helpers');
 const { SECRET, parseMetrics } = require('./helpers');
 
@@ -145,4 +147,30 @@ test('/metrics in single-machine mode counts finished jobs, audio, restarts and 
   } finally {
     await relay.close();
   }
+});
+
+test('DELETE on a live stream waiting for another worker: taken off the queue, done and stopped with the finals from Redis', async () => {
+  const store = new JobStore(path.join(tempDir(), 'replica.sqlite'));
+  const finals = [
+    { id: 0, start: 0, end: 2, text: ' Hello there.', final: true },
+    { id: 1, start: 2, end: 2, text: '', gap: true, reason: 'worker_takeover', final: true },
+  ];
+  const removed = [];
+  const queue = { remove: async (id) => { removed.push(id); return 1; } };
+  const publisher = { publish: async () => 1, lrange: async () => finals.map((f) => JSON.stringify(f)) };
+  const runner = new ClusterRunner({
+    store, queues: { 'whisper-url': queue }, publisher, cancelChannel: 'c', nodeId: 'n', config: {}, log: quiet,
+  });
+  const job = runner.insert({ source: 'url', name: 'live.m3u8', options: {}, input: { url: 'http://x/live.m3u8' }, mediaPath: '', ownsMedia: false });
+  store.update(job.id, { state: 'queued', kind: 'hls', live: 1 });
+  const events = [];
+  runner.events.on(job.id, (event) => events.push(event.type));
+  const stopped = await runner.cancel(job.id);
+  assert.deepEqual(removed, [job.id]);
+  assert.equal(stopped.state, 'done');
+  assert.equal(stopped.stopped, true);
+  assert.equal(stopped.result.text, 'Hello there.');
+  assert.deepEqual(stopped.result.segments, finals);
+  runner.onRemoved(job.id); // the queue's own 'removed' event, after: no second end
+  assert.deepEqual(events, ['done']);
 });
