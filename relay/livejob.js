@@ -186,12 +186,12 @@ class LiveJob {
   /** The job's result: like a file's, from the stored finals, plus what makes a live job. */
   result(results) {
     const last = results[results.length - 1] || {};
-    const texts = this.segments.filter((s) => !s.gap).map((s) => s.text);
-    const end = this.segments.length ? this.segments[this.segments.length - 1].end : 0;
+    const { text, gaps } = finalsResult(this.segments);
+    const end = endOf(this.segments);
     const decode = results.reduce((sum, r) => sum + ((r.timings && r.timings.transcribe_s) || 0), 0);
     const duration = round(Math.max(end, this.offsetS + (last.duration || 0)));
     return {
-      text: texts.join('').trim(),
+      text,
       language: last.language || null,
       language_probability: last.language_probability ?? null,
       duration,
@@ -205,12 +205,32 @@ class LiveJob {
       batch_size: null,
       live: true,
       kind: this.source.kind,
-      gaps: this.segments.filter((s) => s.gap).length,
+      gaps,
       restarts: this.restarts,
       stopped: this.signal.aborted,
       limit_reached: this.limitReached,
     };
   }
+}
+
+/**
+ * What a live job's stored finals say on their own (a job that ends without its stream: a followed
+ * file after a relay restart, a stream stopped while it waited for a worker): {text, segments,
+ * duration, gaps, live: true}, for the caller to add its kind and why it ended.
+ */
+function finalsResult(finals) {
+  return {
+    text: finals.filter((s) => !s.gap).map((s) => s.text).join('').trim(),
+    segments: finals,
+    duration: endOf(finals),
+    gaps: finals.filter((s) => s.gap).length,
+    live: true,
+  };
+}
+
+/** Stream time at the end of the last final (0 with none). */
+function endOf(finals) {
+  return finals.length ? finals[finals.length - 1].end : 0;
 }
 
 function isLost(err) {
@@ -221,4 +241,4 @@ function round(x) {
   return Math.round(x * 1000) / 1000;
 }
 
-module.exports = { LiveJob };
+module.exports = { LiveJob, finalsResult, endOf };

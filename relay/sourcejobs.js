@@ -15,7 +15,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { openSource } = require('./live');
-const { LiveJob } = require('./livejob');
+const { LiveJob, finalsResult, endOf } = require('./livejob');
 const { now } = require('./store');
 const { HttpError, describeSidecarError } = require('./errors');
 
@@ -152,18 +152,15 @@ class SourceJobs {
   resume(job) {
     if (job.live && job.kind === 'file') {
       // a followed file can't be picked up where it was: end with what was committed
-      const segments = this.store.segments(job.id);
-      const text = segments.filter((s) => !s.gap).map((s) => s.text).join('').trim();
-      const end = segments.length ? segments[segments.length - 1].end : 0;
       this.runner.finish(job, 'done', {
-        result: { text, segments, duration: end, live: true, kind: 'file', stopped: true, interrupted: true },
+        result: { ...finalsResult(this.store.segments(job.id)), kind: 'file', stopped: true, interrupted: true },
         stopped: 1, message: 'Interrupted by a relay restart; the text committed until then is kept',
       });
       return;
     }
     if (job.live) {
       const segments = this.store.segments(job.id);
-      const end = segments.length ? segments[segments.length - 1].end : 0;
+      const end = endOf(segments);
       const gap = { id: segments.length, start: end, end, text: '', gap: true, reason: 'relay_restart', final: true };
       this.store.addSegment(job.id, gap);
       job = this.store.update(job.id, { input: { ...job.input, from: 'live' } });

@@ -14,7 +14,7 @@
  * is known by the owner key (the node that last ran it).
  */
 
-const { LiveJob } = require('../livejob');
+const { LiveJob, endOf } = require('../livejob');
 const { PREFIX } = require('./redis');
 
 const KEEP_S = 7 * 86400; // as long as BullMQ keeps a finished job
@@ -83,8 +83,7 @@ async function runLiveJob({ job, source, sidecar, redis, nodeId, signal, send, l
   if (previous) {
     // A worker ran this stream before and is gone (or its attempt failed): what it heard but had not
     // committed, and what played while no one listened, is a gap; this run starts from the live edge.
-    const segments = finals.segments();
-    const end = segments.length ? segments[segments.length - 1].end : 0;
+    const end = endOf(finals.segments());
     liveJob.addFinal({ start: end, end, text: '', gap: true, reason: 'worker_takeover' });
     log.warn(`live job ${job.id}: taken over from ${previous}; going on from the live edge`);
   }

@@ -20,6 +20,7 @@ const { signMediaUrl } = require('./signing');
 const { fromQueueJob, returnedResult } = require('./records');
 const { insertJob, removeQuietly } = require('../newjob');
 const { readFinals } = require('./live');
+const { finalsResult } = require('../livejob');
 
 const SWEEP_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
 const SWEEP_LIMIT = 1000;
@@ -154,10 +155,7 @@ class ClusterRunner {
       const queue = this.queues[queueNameFor(job.options, job.source)];
       const removed = await queue.remove(job.id).catch(() => 0);
       if (removed) {
-        const text = finals.filter((s) => !s.gap).map((s) => s.text).join('').trim();
-        const duration = finals.length ? finals[finals.length - 1].end : 0;
-        const result = { text, segments: finals, duration, device: job.device || null, live: true, kind: job.kind,
-          gaps: finals.filter((s) => s.gap).length, stopped: true };
+        const result = { ...finalsResult(finals), device: job.device || null, kind: job.kind, stopped: true };
         return this.finish(job, 'done', { result, stopped: 1, progress: 1, message: null, stage: null });
       }
       this.stopping.delete(job.id); // a worker took it meanwhile: it stops it

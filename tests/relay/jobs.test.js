@@ -27,6 +27,16 @@ function abortable(signal) {
   }));
 }
 
+/** One upload job run through a runner on `sidecar` to its end: {store, events, finished}. */
+async function runOnce(sidecar) {
+  const { store, runner } = makeRunner(sidecar);
+  const events = [];
+  const id = randomUUID();
+  runner.events.on(id, (event) => events.push(event));
+  runner.submit({ id, source: 'upload', name: 'x', mediaPath: '/nonexistent', ownsMedia: false, options: {} });
+  return { store, events, finished: await runner.waitFor(id) };
+}
+
 test('a retried transcription replaces the segments of the failed attempt', async () => {
   const sidecar = {
     async transcribe(file, params, { onSegment, onStatus, onRetry }) {
@@ -40,16 +50,11 @@ test('a retried transcription replaces the segments of the failed attempt', asyn
       return { text: 'a b', device: 'cpu', segments: [{ id: 1 }, { id: 2 }] };
     },
   };
-  const { store, runner } = makeRunner(sidecar);
-  const events = [];
-  const id = randomUUID();
-  runner.events.on(id, (event) => events.push(event));
-  const job = runner.submit({ id, source: 'upload', name: 'x', mediaPath: '/nonexistent', ownsMedia: false, options: {} });
-  const finished = await runner.waitFor(job.id);
+  const { store, events, finished } = await runOnce(sidecar);
   assert.equal(finished.state, 'done');
   assert.deepEqual(events.filter((e) => e.type === 'reset').map((e) => e.data), [{ keep: 0 }]);
   assert.equal(events.filter((e) => e.type === 'segment').length, 4);
-  assert.equal(store.get(job.id).progress, 1);
+  assert.equal(store.get(finished.id).progress, 1);
   store.close();
 });
 
@@ -63,12 +68,8 @@ test('the sidecar\'s own CPU re-run (a fallback status) also replaces the segmen
       return { text: 'a b', device: 'cpu', segments: [{ id: 1 }, { id: 2 }] };
     },
   };
-  const { store, runner } = makeRunner(sidecar);
-  const events = [];
-  const id = randomUUID();
-  runner.events.on(id, (event) => events.push(event));
-  runner.submit({ id, source: 'upload', name: 'x', mediaPath: '/nonexistent', ownsMedia: false, options: {} });
-  assert.equal((await runner.waitFor(id)).state, 'done');
+  const { store, events, finished } = await runOnce(sidecar);
+  assert.equal(finished.state, 'done');
   assert.deepEqual(events.filter((e) => e.type === 'reset').map((e) => e.data), [{ keep: 0 }]);
   store.close();
 });
