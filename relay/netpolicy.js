@@ -6,7 +6,9 @@
  * Loopback, private, link-local, carrier-grade NAT, multicast, reserved and documentation ranges are
  * refused unless ALLOW_PRIVATE_URLS is set: a relay that fetches any URL it is given must not become
  * a way into the network it runs in (SSRF). IPv4-mapped and NAT64 IPv6 addresses are judged by the
- * IPv4 address inside them.
+ * IPv4 address inside them; the other IPv6 forms that carry an IPv4 address (IPv4-compatible ::/96,
+ * IPv4-translated ::ffff:0:0:0/96, 6to4 2002::/16, Teredo 2001::/32) are refused whole, so
+ * [::127.0.0.1], [::ffff:0:7f00:1] and [2002:7f00:1::] can't reach loopback.
  */
 
 const net = require('node:net');
@@ -18,8 +20,8 @@ for (const [prefix, bits] of [
   ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ]) BLOCKED.addSubnet(prefix, bits, 'ipv4');
 for (const [prefix, bits] of [
-  ['::', 128], ['::1', 128], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10],
-  ['fec0::', 10], ['ff00::', 8],
+  ['::', 96], ['::ffff:0:0:0', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:db8::', 32],
+  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ]) BLOCKED.addSubnet(prefix, bits, 'ipv6');
 
 /** "::ffff:127.0.0.1", "::ffff:7f00:1", "64:ff9b::7f00:1" → "127.0.0.1"; otherwise null. */

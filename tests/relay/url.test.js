@@ -87,7 +87,9 @@ test('a URL is downloaded and transcribed when private URLs are allowed', async 
 test('loopback URLs are refused by default, also as IPv6 and IPv4-mapped literals', async () => {
   for (const url of [`${origin}/hello.flac`, `http://localhost:${server.address().port}/hello.flac`,
     'http://[::1]/a.mp3', 'http://[::ffff:127.0.0.1]/a.mp3', 'http://169.254.169.254/latest/meta-data/',
-    'http://10.1.2.3/a.mp3', 'http://0.0.0.0/a.mp3']) {
+    'http://10.1.2.3/a.mp3', 'http://0.0.0.0/a.mp3',
+    // IPv6 forms that carry an IPv4 address (issue 19): IPv4-compatible, IPv4-translated, 6to4
+    'http://[::127.0.0.1]/a.mp3', 'http://[::ffff:0:7f00:1]/a.mp3', 'http://[2002:7f00:1::]/a.mp3']) {
     const { status, body } = await postJson(strict.url, '/api/transcriptions', { url });
     assert.equal(status, 403, url);
     assert.equal(body.error.code, 'url_forbidden', url);
@@ -155,10 +157,11 @@ test('every redirect hop is checked again', async () => {
 test('the address policy', () => {
   for (const address of ['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.169.254', '100.64.0.1',
     '0.0.0.0', '224.0.0.1', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:7f00:1', '64:ff9b::a00:1',
-    '[::1]', 'localhost']) {
+    '[::1]', 'localhost', '::127.0.0.1', '::7f00:1', '[::127.0.0.1]', '::ffff:0:7f00:1', '::ffff:0:127.0.0.1',
+    '2002:7f00:1::', '2002:808:808::1', '2001:0:4136:e378:8000:63bf:80ff:fffe', '64:ff9b:1::a00:1']) {
     assert.equal(isPrivateAddress(address), true, address);
   }
-  for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '::ffff:8.8.8.8']) {
+  for (const address of ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '::ffff:8.8.8.8', '2a00:1450:4001::200e']) {
     assert.equal(isPrivateAddress(address), false, address);
   }
 });
