@@ -14,8 +14,8 @@
  * Retries never repeat text: a retry (the bridge's after a sidecar crash, announced by the runner's
  * `reset {keep}`, or the relay's re-queue, a new `running` state) starts the segments over, and a
  * delta goes out only for a segment past the last one already sent. `done` carries the final
- * transcript. `usage` is left out: OpenAI's done event only has token counts, which the sidecar does
- * not report; `logprobs` likewise.
+ * transcript and `usage` as OpenAI gives it for duration-billed models ({type: 'duration', seconds}:
+ * the audio's length, whole seconds rounded up). `logprobs` is left out.
  */
 
 const { HttpError, statusForJobError } = require('./errors');
@@ -62,7 +62,9 @@ function streamTranscript({ runner, jobId, reply }) {
     const onFinal = (type, data) => {
       if (type === 'done') {
         begin();
-        writeEvent(res, { type: 'transcript.text.done', text: String(data.text || '').trim() });
+        const job = runner.store.get(jobId);
+        writeEvent(res, { type: 'transcript.text.done', text: String(data.text || '').trim(),
+          usage: durationUsage(job && job.result && job.result.duration) });
         end();
         return;
       }
@@ -114,4 +116,9 @@ function streamTranscript({ runner, jobId, reply }) {
   });
 }
 
-module.exports = { streamTranscript };
+/** OpenAI's usage for duration-billed models: {type: 'duration', seconds} (whole seconds, rounded up). */
+function durationUsage(durationS) {
+  return { type: 'duration', seconds: Math.ceil(Number(durationS) || 0) };
+}
+
+module.exports = { streamTranscript, durationUsage };

@@ -16,7 +16,7 @@ const { HttpError, statusForJobError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
-const { streamTranscript } = require('../transcript-stream');
+const { streamTranscript, durationUsage } = require('../transcript-stream');
 const { listModels } = require('../models');
 const { ownerOf } = require('../auth/ownership');
 
@@ -138,9 +138,14 @@ function sendResult(reply, result, { format, task, words }) {
     case 'text': return reply.type('text/plain; charset=utf-8').send(`${(result.text || '').trim()}\n`);
     case 'srt': return reply.type('text/plain; charset=utf-8').send(render(result, 'srt'));
     case 'vtt': return reply.type('text/plain; charset=utf-8').send(render(result, 'vtt'));
-    case 'verbose_json': return toOpenAiVerbose(result, { task, words });
-    default: return { text: (result.text || '').trim() };
+    case 'verbose_json': return { ...toOpenAiVerbose(result, { task, words }), ...usageOf(result, task) };
+    default: return { text: (result.text || '').trim(), ...usageOf(result, task) };
   }
+}
+
+/** OpenAI sends usage on transcriptions (duration-billed models), not on translations. */
+function usageOf(result, task) {
+  return task === 'transcribe' ? { usage: durationUsage(result.duration) } : {};
 }
 
 module.exports = { openaiRoutes, toSidecarRequest };

@@ -40,6 +40,8 @@ test('the Python SDK streams a transcription and lists the models', async (t) =>
   assert.ok(deltas.length >= 3 && deltas.every((d) => d.class === 'TranscriptionTextDeltaEvent'));
   assert.ok(wordErrorRate(long.text, done.text) <= 0.15, done.text);
   assert.equal(deltas.map((d) => d.delta).join(''), done.text);
+  assert.deepEqual(done.usage, { type: 'duration', seconds: Math.ceil(long.duration) }, 'the SDK keeps usage');
+  assert.deepEqual(out.json.usage, { type: 'duration', seconds: Math.ceil(long.duration) });
   const margin = done.at - deltas[0].at;
   t.diagnostic(`python ${out.openai_version}: first delta ${deltas[0].at.toFixed(2)} s, done ${done.at.toFixed(2)} s`);
   assert.ok(margin >= 0.5, `first delta at ${deltas[0].at.toFixed(2)} s, done at ${done.at.toFixed(2)} s`);

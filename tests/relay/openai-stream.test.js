@@ -74,7 +74,8 @@ test('the official SDK iterates stream: true: deltas as segments are decoded, th
   assert.equal(events.filter((e) => e.type === 'transcript.text.done').length, 1);
   assert.ok(deltas.length >= 3, `${deltas.length} deltas`);
   assert.deepEqual(Object.keys(deltas[0]).sort(), ['at', 'delta', 'type']);
-  assert.deepEqual(Object.keys(done).sort(), ['at', 'text', 'type']);
+  assert.deepEqual(Object.keys(done).sort(), ['at', 'text', 'type', 'usage']);
+  assert.deepEqual(done.usage, { type: 'duration', seconds: Math.ceil(long.duration) }, 'usage: the audio length');
   assert.ok(wordErrorRate(long.text, done.text) <= 0.15, done.text);
   assert.equal(deltas.map((d) => d.delta).join(''), done.text, 'the deltas add up to the text');
   // 72 s of audio is three 30 s windows: the first window's segments come well before the last.
@@ -95,7 +96,9 @@ test('the raw stream: text/event-stream, bare data lines, OpenAI\'s shapes and n
   assert.ok(events.length >= 2);
   for (const event of events.slice(0, -1)) assert.deepEqual(Object.keys(event.data), ['type', 'delta']);
   const done = events[events.length - 1].data;
-  assert.deepEqual(Object.keys(done), ['type', 'text']);
+  assert.deepEqual(Object.keys(done), ['type', 'text', 'usage']);
+  assert.equal(done.usage.type, 'duration');
+  assert.ok(Number.isInteger(done.usage.seconds) && done.usage.seconds >= 1, JSON.stringify(done.usage));
   assert.ok(wordRecall(done.text, fixtureText('weather')) >= 0.7, done.text);
   assert.ok(raw.endsWith('\n\n'));
 });

@@ -35,11 +35,13 @@ test('response_format text returns the transcript as a string', async () => {
   assert.ok(wordRecall(text, fixtureText('hello')) >= HELLO_MIN_RECALL, text);
 });
 
-test('the default json format returns {text}', async () => {
+test('the default json format returns {text, usage}', async () => {
   const result = await client.audio.transcriptions.create({
     file: fs.createReadStream(fixture('weather.flac')), model: 'whisper-1', language: 'en',
   });
-  assert.deepEqual(Object.keys(result), ['text']);
+  assert.deepEqual(Object.keys(result), ['text', 'usage']);
+  assert.equal(result.usage.type, 'duration');
+  assert.ok(Number.isInteger(result.usage.seconds) && result.usage.seconds >= 1, JSON.stringify(result.usage));
   assert.ok(wordRecall(result.text, fixtureText('weather')) >= 0.7, result.text);
 });
 
@@ -54,6 +56,7 @@ test('verbose_json with word and segment timestamps', async () => {
   assert.equal(result.task, 'transcribe');
   assert.equal(result.language, 'english');
   assert.ok(result.duration > 5 && result.duration < 8, String(result.duration));
+  assert.deepEqual(result.usage, { type: 'duration', seconds: Math.ceil(result.duration) });
   assert.ok(wordRecall(result.text, fixtureText('numbers')) >= 0.7, result.text);
   assert.ok(result.segments.length >= 1);
   for (const segment of result.segments) {

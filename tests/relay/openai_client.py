@@ -24,6 +24,8 @@ def main(base_url, audio):
             item["class"] = type(event).__name__
             item["at"] = time.perf_counter() - t0
             out["events"].append(item)
+    with open(audio, "rb") as f:
+        out["json"] = client.audio.transcriptions.create(file=f, model="whisper-1", language="en").model_dump()
     out["models"] = [m.model_dump() for m in client.models.list()]
     out["retrieved"] = client.models.retrieve("whisper-1").model_dump()
     try:
