@@ -8,70 +8,37 @@ export type Stage =
   | 'starting' | 'gpu_setup' | 'loading_model' | 'downloading_model' | 'transcribing' | 'fallback' | 'done' | 'error'
   | 'live';
 
-// The wire types below (params, results, notifications) follow the protocol's JSON Schema files in
-// sidecar/protocol/; tests/node_bridge/types.test.js fails when they drift apart.
-
-/** Params of the sidecar's `ready` notification. */
-export interface ReadyInfo {
-  pid: number;
-  version: string;
-  python: string;
-  platform: string;
-}
+// The wire types (every method's params and result, every notification) are generated from the
+// protocol's JSON Schema files into ./protocol.d.ts (scripts/gen-types.js); only the API's own types are here.
+import type * as Wire from './protocol';
+export type {
+  ReadyInfo, Word, Segment, SegmentNotification, StreamSegmentNotification, GpuStatusParams, GpuStatus, LoadedModel,
+  QueueDepth, LoadModelParams, LoadModelResult, Timings, StreamOpenParams, StreamInfo, StreamSegment, StreamSpeech,
+  StreamWriteResult, CancelResult, PingResult, Protocol,
+} from './protocol';
+import type {
+  ReadyInfo, Segment, SegmentNotification, GpuStatusParams, GpuStatus, LoadModelParams, LoadModelResult, StreamOpenParams,
+  StreamInfo, StreamSegment, StreamSpeech, StreamWriteResult,
+} from './protocol';
 
 /** Params of a `status` notification (request_id is null for startup statuses). */
-export interface SidecarStatus {
-  request_id: number | null;
-  stage: Stage | (string & {});
-  message: string;
-  progress: number | null;
-  device: Device | null;
-  [key: string]: unknown;
+export type SidecarStatus = Wire.SidecarStatus;
+
+/** The `transcribe` params besides `path`, exactly as the sidecar names them (null: the default). */
+export type TranscribeParams = Omit<Wire.TranscribeParams, 'path'>;
+
+/** A transcription's result; `retried` is set by the bridge, not the sidecar. */
+export interface TranscribeResult extends Wire.TranscribeResult {
+  retried?: RetryNote;
 }
 
-export interface Word {
-  start: number;
-  end: number;
-  word: string;
-  probability: number;
-}
+/** What close() resolves with: the stream's whole transcript (stream_close's result). */
+export type StreamResult = Wire.StreamCloseResult;
 
-export interface Segment {
-  id: number;
-  start: number;
-  end: number;
-  text: string;
-  /** With `word_timestamps: true`. */
-  words?: Word[];
-}
-
-/** Params of a `segment` notification. */
-export interface SegmentNotification {
-  request_id: number;
-  segment: Segment;
-}
 
 /** 'auto' (or null): the device the sidecar decided on. */
 export type DeviceRequest = 'auto' | 'cuda' | 'cpu';
 
-/** The `transcribe` params besides `path`, exactly as the sidecar names them (null: the default). */
-export interface TranscribeParams {
-  /** A Whisper language code ('en', 'de', …); null or 'auto' detects it. At most 16 characters. */
-  language?: string | null;
-  task?: 'transcribe' | 'translate' | null;
-  /** 1–20 (default 5). */
-  beam_size?: number | null;
-  /** Silero VAD before decoding; null: off when sequential, on when batched. */
-  vad_filter?: boolean | null;
-  word_timestamps?: boolean | null;
-  /** At most 4096 characters. */
-  initial_prompt?: string | null;
-  /** 1–64: faster-whisper's BatchedInferencePipeline. */
-  batch_size?: number | null;
-  /** A model name, a hub id or a local model folder; at most 1024 characters. */
-  model?: string | null;
-  device?: DeviceRequest | null;
-}
 
 /** Set on a result whose request was re-sent to a restarted sidecar. */
 export interface RetryNote {
@@ -82,87 +49,6 @@ export interface RetryNote {
   fallback_reason: string | null;
 }
 
-export interface TranscribeResult {
-  text: string;
-  language: string;
-  language_probability: number;
-  duration: number;
-  segments: Segment[];
-  device: Device;
-  compute_type: string;
-  model: string;
-  fallback_reason: string | null;
-  timings: Timings;
-  /** transcribe_s / duration; null for audio of no duration. */
-  rtf: number | null;
-  /** The batch size of the batched pipeline, or null when the audio was transcribed sequentially. */
-  batch_size: number | null;
-  /** Set by the bridge, not the sidecar. */
-  retried?: RetryNote;
-}
-
-export interface Timings {
-  queue_s: number;
-  load_s: number;
-  transcribe_s: number;
-}
-
-export interface GpuStatusParams {
-  /** Run the GPU check anew, ignoring the cached verdict. */
-  recheck?: boolean;
-  /** true (the default): answer once the device is decided; false: what is known now. */
-  wait?: boolean;
-}
-
-export interface LoadedModel {
-  path: string;
-  device: Device;
-  compute_type: string;
-}
-
-export interface GpuStatus {
-  /** null until the device is decided (`gpuStatus({ wait: false })` during start-up). */
-  device: Device | null;
-  compute_type: string | null;
-  /** The default model of the decided device. */
-  model: string | null;
-  model_loaded: boolean;
-  loaded_models: LoadedModel[];
-  setup_complete: boolean;
-  cuda_device_count: number | null;
-  gpus: Record<string, unknown>[];
-  verified: boolean | null;
-  verification: Record<string, unknown> | null;
-  fallback_reason: string | null;
-  /** Why preloading the default model failed, or null. */
-  model_error: string | null;
-  python: string;
-  platform: string;
-  sidecar_version: string;
-  ctranslate2_version: string | null;
-  faster_whisper_version: string | null;
-  libraries: Record<string, { found: boolean; dir: string | null; loaded?: boolean; [key: string]: unknown }>;
-  paths_configured: boolean | null;
-  cuda_major_needed: number | null;
-  library_reason: string | null;
-  /** The folder holding models (hub/) and the GPU verdict. */
-  cache_dir: string;
-  queue: { queued: number; running: number; /** open live streams */ streams: number };
-}
-
-export interface LoadModelParams {
-  model?: string | null;
-  device?: DeviceRequest | null;
-}
-
-export interface LoadModelResult {
-  model: string;
-  path: string;
-  source: string;
-  device: Device;
-  compute_type: string;
-  load_s: number;
-}
 
 export interface RequestOptions {
   /** Aborting sends `cancel` to the sidecar and rejects with a SidecarError named 'AbortError'. */
@@ -287,64 +173,6 @@ export interface RestartInfo {
   fallbackReason: string | null;
 }
 
-/** stream_open's params (see the sidecar's stream_open_params). */
-export interface StreamOpenParams {
-  /** 'auto' sniffs a container; 'pcm_s16le' is raw little-endian 16-bit PCM at sample_rate/channels. */
-  format?: 'auto' | 'pcm_s16le' | 'mpegts' | 'mp3' | 'aac' | 'adts' | 'ogg' | 'wav' | 'flac' | 'webm' | 'matroska'
-    | 'mp4' | null;
-  /** 8000–48000, pcm_s16le only (default 16000). */
-  sample_rate?: number | null;
-  /** 1 or 2, pcm_s16le only. */
-  channels?: number | null;
-  language?: string | null;
-  task?: 'transcribe' | 'translate' | null;
-  model?: string | null;
-  device?: DeviceRequest | null;
-  initial_prompt?: string | null;
-  beam_size?: number | null;
-  /** Silero VAD turns (default true); false: turns end only on reset(). */
-  vad?: boolean | null;
-  /** Send partial segments (final: false) between finals (default true). */
-  partials?: boolean | null;
-  /** A pause this long ends a turn (100–5000, default 500). */
-  silence_ms?: number | null;
-  /** Audio further behind than this is dropped as a marked gap (30–3600, default 60). */
-  max_lag_s?: number | null;
-}
-
-/** What stream_open answered. */
-export interface StreamInfo {
-  stream_id: string;
-  format: string;
-  model: string | null;
-  language: string | null;
-  vad: boolean;
-}
-
-/** A live stream's segment: partials (final: false) are replaced by the next partial or final; finals never change. */
-export interface StreamSegment {
-  id: number;
-  /** Seconds of stream time (audio received plus gaps). */
-  start: number;
-  end: number;
-  text: string;
-  final: boolean;
-  /** Audio that never came or was dropped (text ''), with its reason. */
-  gap?: boolean;
-  reason?: 'gap' | 'reset' | 'behind' | 'decode_failed';
-}
-
-/** Params of a stream's `speech` notification. */
-export interface StreamSpeech {
-  request_id: null;
-  stream_id: string;
-  /** started: speech began at `time`; stopped: a pause of silence_ms after speech that ended at `time`;
-   *  committed: every final of the turn (ids < next_id) has been sent. */
-  event: 'started' | 'stopped' | 'committed';
-  time: number;
-  next_id: number;
-}
-
 /** Params of a stream's `status` notification (stage 'live' about once a second while audio flows). */
 export interface StreamStatus extends SidecarStatus {
   stream_id: string;
@@ -353,38 +181,6 @@ export interface StreamStatus extends SidecarStatus {
   received_s?: number;
 }
 
-/** What write(), gap() and reset() resolve with. */
-export interface StreamWriteResult {
-  stream_id: string;
-  buffered_s: number;
-  lag_s: number;
-  received_s: number;
-}
-
-/** What close() resolves with: transcribe's result for the stream, plus its own fields. */
-export interface StreamResult {
-  stream_id: string;
-  text: string;
-  /** null when no decode was sure of it. */
-  language: string | null;
-  language_probability: number;
-  /** Seconds of stream time. */
-  duration: number;
-  /** The finals, gaps included. */
-  segments: StreamSegment[];
-  /** null when nothing was decoded. */
-  device: Device | null;
-  compute_type: string | null;
-  model: string | null;
-  fallback_reason: string | null;
-  timings: Timings;
-  rtf: number | null;
-  batch_size: number | null;
-  gaps: number;
-  dropped_s: number;
-  /** null unless the stream failed (committed text is never lost). */
-  error: string | null;
-}
 
 export type StreamState = 'open' | 'closing' | 'closed' | 'aborted' | 'lost';
 
