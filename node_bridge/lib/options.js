@@ -20,6 +20,7 @@ const DEFAULT_TIMEOUTS = Object.freeze({
   stream_abort: 10000,
   stream_close: 0,
   cancel: 5000,
+  shutdown: 10000, // the supervisor passes gracefulStopMs; this bounds a direct request('shutdown')
   load_model: 0,
   transcribe: 0,
 });

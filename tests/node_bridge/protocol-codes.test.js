@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const { ErrorCodes } = require('../../node_bridge');
+const { DEFAULT_TIMEOUTS } = require('../../node_bridge/lib/options');
 
 const errors = JSON.parse(fs.readFileSync(
   path.join(__dirname, '..', '..', 'sidecar', 'protocol', 'errors.json'), 'utf8'));
@@ -24,4 +25,10 @@ test('ErrorCodes are errors.json\'s codes', () => {
     const standard = Object.values(codes).includes(code);
     assert.ok(standard || (code >= ErrorCodes.ServerErrorStart && code <= ErrorCodes.ServerErrorEnd), kind);
   }
+});
+
+test('every method of the protocol has a default timeout, and no other name does', () => {
+  const methods = fs.readdirSync(path.join(__dirname, '..', '..', 'sidecar', 'protocol', 'methods'))
+    .filter((name) => name.endsWith('.json')).map((name) => path.basename(name, '.json')).sort();
+  assert.deepEqual(Object.keys(DEFAULT_TIMEOUTS).sort(), methods);
 });
