@@ -16,6 +16,7 @@ const { setTimeout: sleep } = require('node:timers/promises');
 const { HttpError } = require('./errors');
 
 const PACE_S = 6; // undecoded speech the sidecar may hold before a fast writer waits
+const WRITE_BYTES = 1024 * 1024; // per stream_write: 1.4 MB as base64, well under the sidecar's 4 MB line limit
 const LAG_EVERY_MS = 1000;
 const MAX_RESTARTS = 5;
 
@@ -89,12 +90,17 @@ class LiveJob {
     }
   }
 
+  /** Writes bytes in pieces of at most WRITE_BYTES (an HLS segment can be several MB), paced after each. */
   async write(bytes) {
-    this.noteAnswer(await this.stream.write(bytes));
-    while (this.stream.lastWrite && this.stream.lastWrite.lag_s > PACE_S && !this.signal.aborted) {
-      await sleep(250);
-      this.noteAnswer(await this.stream.write(Buffer.alloc(0)));
-    }
+    let at = 0;
+    do {
+      this.noteAnswer(await this.stream.write(bytes.subarray(at, at + WRITE_BYTES)));
+      at += WRITE_BYTES;
+      while (this.stream.lastWrite && this.stream.lastWrite.lag_s > PACE_S && !this.signal.aborted) {
+        await sleep(250);
+        this.noteAnswer(await this.stream.write(Buffer.alloc(0)));
+      }
+    } while (at < bytes.length);
   }
 
   noteAnswer(answer) {

@@ -81,7 +81,9 @@ class SourceJobs {
   async run(job, entry) {
     const { config } = this;
     const opts = job.input; // the live limits asked for live with the input
-    const input = job.input.follow ? { path: job.input.path, follow: true } : { url: job.input.url, from: job.input.from || 'live' };
+    const input = job.input.follow
+      ? { path: job.input.path, follow: true, mediaDir: config.mediaDir } // checked again as it is opened
+      : { url: job.input.url, from: job.input.from || 'live' };
     const downloadDir = path.join(config.dataDir, 'uploads');
     let source;
     try {

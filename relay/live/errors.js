@@ -15,10 +15,17 @@ const playlistInvalid = (message) => new HttpError(400, 'playlist_invalid', mess
 const tooManyEntries = (count, max) => playlistInvalid(
   `The playlist has ${count} entries, more than the ${max} allowed (maxPlaylistEntries).`);
 
+const tooManyLines = (count, max) => playlistInvalid(
+  `The playlist has ${count} lines, more than the ${max} allowed (4 per entry of maxPlaylistEntries).`);
+
 const unsupportedEncryption = (method) => new HttpError(400, 'unsupported_encryption',
   `The stream is encrypted with ${method}; only AES-128 (whole-segment) encryption is supported.`);
 
 const notMedia = (message) => new HttpError(415, 'not_media', message);
+
+const segmentTooLarge = (count, maxBytes, uri) => new HttpError(413, 'segment_too_large',
+  `${count} segments in a row were larger than ${Math.round(maxBytes / (1024 * 1024))} MB, the most one segment may be `
+  + `(the last: ${uri}); each was skipped as a gap.`);
 
 const fetchFailed = (message, details) => new HttpError(400, 'url_fetch_failed', message, details);
 
@@ -27,9 +34,7 @@ const downloadTimeout = (ms) => new HttpError(504, 'download_timeout', `The down
 const tooLarge = (what, maxBytes) => new HttpError(413, 'download_too_large',
   `The ${what} is larger than ${Math.round(maxBytes / (1024 * 1024))} MB.`);
 
-const fileMissing = (file) => new HttpError(404, 'file_not_found', `The file ${file} does not exist.`);
-
 module.exports = {
-  streamIdle, playlistInvalid, tooManyEntries, unsupportedEncryption, notMedia, fetchFailed, downloadTimeout,
-  tooLarge, fileMissing,
+  streamIdle, playlistInvalid, tooManyEntries, tooManyLines, unsupportedEncryption, notMedia, segmentTooLarge,
+  fetchFailed, downloadTimeout, tooLarge,
 };

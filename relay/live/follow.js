@@ -2,9 +2,12 @@
 
 /**
  * Follows a file that another program is still writing (a recording, a capture): reads from the
- * start, then waits for growth — fs.watch where the platform gives events, a 250 ms stat poll in
- * any case — and ends once the file has not grown for followIdleS. A file that shrinks was
- * truncated or replaced: a zero-second gap and a reset mark that, and reading starts from 0 again.
+ * start, then waits for growth — fs.watch where the platform gives events, a 250 ms fstat poll in
+ * any case — and ends once the file has not grown for followIdleS. Every read and size goes through
+ * the one descriptor opened (and checked) at the start, so a path swapped afterwards for a symlink
+ * or another file is never read (issue 19); a file replaced at its path is read to its own end. A
+ * file that shrinks was truncated: a zero-second gap and a reset mark that, and reading starts from
+ * 0 again.
  */
 
 const fs = require('node:fs');
@@ -48,31 +51,18 @@ function createWatcher(file) {
   };
 }
 
-async function sizeOf(file) {
-  try {
-    return (await fs.promises.stat(file)).size;
-  } catch (err) {
-    if (err.code === 'ENOENT') return 0; // removed for a moment (rotation): like a truncation
-    throw err;
-  }
-}
-
-async function readRange(file, offset, length) {
-  const handle = await fs.promises.open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buffer, 0, length, offset);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
+async function readRange(handle, offset, length) {
+  const buffer = Buffer.alloc(length);
+  const { bytesRead } = await handle.read(buffer, 0, length, offset);
+  return buffer.subarray(0, bytesRead);
 }
 
 /**
- * Args: file — an absolute path that exists; {followIdleS, signal}.
+ * Args: handle — the file, opened (a fs.promises FileHandle; closed when this ends); file — its path,
+ *   only watched for change events; {followIdleS, signal}.
  * Yields: Chunks (see ./index.js); ends with {type: 'end', reason: 'idle'}.
  */
-async function* followChunks(file, { followIdleS, signal }) {
+async function* followChunks(handle, file, { followIdleS, signal }) {
   const watcher = createWatcher(file);
   const onAbort = () => watcher.close();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -81,7 +71,7 @@ async function* followChunks(file, { followIdleS, signal }) {
   try {
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      const size = await sizeOf(file);
+      const { size } = await handle.stat();
       if (size < offset) {
         yield { type: 'gap', seconds: 0, reason: 'truncated' };
         yield { type: 'reset', reason: 'truncated' };
@@ -89,7 +79,7 @@ async function* followChunks(file, { followIdleS, signal }) {
         grewAt = Date.now();
       }
       if (size > offset) {
-        const bytes = await readRange(file, offset, Math.min(READ_BYTES, size - offset));
+        const bytes = await readRange(handle, offset, Math.min(READ_BYTES, size - offset));
         if (bytes.length > 0) {
           offset += bytes.length;
           grewAt = Date.now();
@@ -107,6 +97,7 @@ async function* followChunks(file, { followIdleS, signal }) {
   } finally {
     signal.removeEventListener('abort', onAbort);
     watcher.close();
+    await handle.close().catch(() => {});
   }
 }
 

@@ -5,7 +5,8 @@
  * growing file, turned into one ordered run of chunks with gaps and resets marked.
  *
  * openSource(input, options) -> Promise<Source>
- *   input: {url: string, from?: 'live'|'start'} | {path: string (already vetted absolute path), follow: true}
+ *   input: {url: string, from?: 'live'|'start'} | {path: string, follow: true, mediaDir: string} (the
+ *     path is checked inside mediaDir again as it is opened, and read only through that descriptor)
  *   options: {signal: AbortSignal, limits: {maxBytes, timeoutMs (whole-download limit for finite
  *     files), maxRedirects, allowPrivate, idleTimeoutS, followIdleS, maxPlaylistEntries (default
  *     5000), lookup?, isPrivate?}, downloadDir, onProgress?: ({bytes, total}) => void,
@@ -30,7 +31,8 @@ const { resolveMediaPlaylist, MAX_PLAYLIST_BYTES } = require('./playlist');
 const { HlsReader } = require('./hls');
 const { endlessChunks } = require('./endless');
 const { followChunks } = require('./follow');
-const { fileMissing, tooLarge } = require('./errors');
+const { openMediaFile } = require('../media');
+const { tooLarge } = require('./errors');
 
 const DEFAULT_LIMITS = { maxRedirects: 5, idleTimeoutS: 30, followIdleS: 30, maxPlaylistEntries: 5000 };
 const HEAD_BYTES = 16;
@@ -54,7 +56,7 @@ async function openSource(input, options) {
   if (signal.aborted) throw signal.reason;
   if (input && typeof input.path === 'string') {
     if (input.follow !== true) throw new TypeError('openSource: a {path} input needs follow: true');
-    const source = await openFollow(input.path, limits, signal);
+    const source = await openFollow(input, limits, signal);
     onKind(source.kind);
     return source;
   }
@@ -119,14 +121,13 @@ async function openDownload(first, { limits, downloadDir, onProgress, release })
   }
 }
 
-async function openFollow(file, limits, signal) {
-  try {
-    await fs.promises.access(file, fs.constants.R_OK);
-  } catch {
-    throw fileMissing(file);
-  }
-  const chunks = () => followChunks(file, { followIdleS: limits.followIdleS, signal });
-  return liveSource({ kind: 'file', contentType: contentTypeOf(file), name: path.basename(file) }, chunks, signal, () => {});
+async function openFollow({ path: requested, mediaDir }, limits, signal) {
+  const { handle, path: file } = await openMediaFile(mediaDir, requested);
+  const close = () => handle.close().catch(() => {});
+  signal.addEventListener('abort', close, { once: true }); // chunks() may never be asked for
+  const chunks = () => followChunks(handle, file, { followIdleS: limits.followIdleS, signal });
+  const release = () => signal.removeEventListener('abort', close);
+  return liveSource({ kind: 'file', contentType: contentTypeOf(file), name: path.basename(file) }, chunks, signal, release);
 }
 
 const TYPES = {

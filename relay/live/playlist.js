@@ -5,10 +5,16 @@
  * to one media playlist, segments turned into plain objects with absolute URLs and sequence numbers.
  */
 
+const { setImmediate: nextTurn } = require('node:timers/promises');
 const { Parser } = require('m3u8-parser');
-const { playlistInvalid, tooManyEntries, unsupportedEncryption } = require('./errors');
+const { playlistInvalid, tooManyEntries, tooManyLines, unsupportedEncryption } = require('./errors');
 
-const MAX_PLAYLIST_BYTES = 16 * 1024 * 1024;
+/** A real playlist is a few KB to a few hundred; 8 MB of tags kept the event loop busy for seconds (issue 19). */
+const MAX_PLAYLIST_BYTES = 1024 * 1024;
+/** Every line counts (a tag the entry count skips, like #EXT-X-PART, costs as much to parse): 4 per entry. */
+const LINES_PER_ENTRY = 4;
+/** Lines handed to the parser at a time; the event loop gets a turn between pieces (a piece takes a few ms). */
+const PARSE_PIECE_LINES = 500;
 const MAX_MASTER_DEPTH = 2;
 const AUDIO_CODECS = /^(mp4a|ac-3|ec-3|opus|flac|mp3|alac|fLaC|Opus)/i;
 
@@ -20,19 +26,30 @@ function looksLikePlaylist(head) {
 
 /**
  * Args: text — the playlist; url — where it came from (for messages); maxEntries — the most
- *   segments or variants allowed.
- * Returns: {master: boolean, manifest} — m3u8-parser's manifest.
- * Raises: playlist_invalid (not a playlist, too many entries), unsupported_encryption.
+ *   segments or variants allowed (and 4 lines per entry, every line counted).
+ * Returns: Promise<{master: boolean, manifest}> — m3u8-parser's manifest. The text is parsed in
+ *   pieces of PARSE_PIECE_LINES lines with a turn of the event loop between them.
+ * Raises: playlist_invalid (not a playlist, too many entries or lines, a line the parser chokes on),
+ *   unsupported_encryption.
  */
-function parsePlaylist(text, url, maxEntries) {
+async function parsePlaylist(text, url, maxEntries) {
   const body = text.replace(/^\uFEFF/, '');
   if (!body.startsWith('#EXTM3U')) playlistError(url, 'does not start with #EXTM3U');
   // Count before parsing: a 100,000-entry playlist is refused without building 100,000 objects.
   const entries = countTags(body, '#EXTINF') + countTags(body, '#EXT-X-STREAM-INF');
   if (entries > maxEntries) throw tooManyEntries(entries, maxEntries);
+  const lines = body.split('\n');
+  if (lines.length > maxEntries * LINES_PER_ENTRY) throw tooManyLines(lines.length, maxEntries * LINES_PER_ENTRY);
   const parser = new Parser();
-  parser.push(body);
-  parser.end();
+  try {
+    for (let at = 0; at < lines.length; at += PARSE_PIECE_LINES) {
+      if (at > 0) await nextTurn();
+      parser.push(`${lines.slice(at, at + PARSE_PIECE_LINES).join('\n')}\n`);
+    }
+    parser.end();
+  } catch (err) {
+    playlistError(url, `could not be parsed (${err.message})`);
+  }
   const { manifest } = parser;
   const master = Array.isArray(manifest.playlists) && manifest.playlists.length > 0;
   if (!master) checkMedia(manifest, url);
@@ -108,7 +125,7 @@ async function resolveMediaPlaylist(first, fetchText, maxEntries) {
   let current = first;
   for (let depth = 0; ; depth += 1) {
     seen.add(current.url);
-    const { master, manifest } = parsePlaylist(current.text, current.url, maxEntries);
+    const { master, manifest } = await parsePlaylist(current.text, current.url, maxEntries);
     if (!master) return { url: current.url, manifest };
     if (depth >= MAX_MASTER_DEPTH) {
       playlistError(first.url, `nests master playlists more than ${MAX_MASTER_DEPTH} deep`);

@@ -12,6 +12,9 @@ const { HttpError } = require('../errors');
 const { looksLikeMedia, isMediaContentType } = require('../sniff');
 const { playlistInvalid } = require('./errors');
 
+/** The most one segment (or init section) may be: it is held whole (to sniff and decrypt it). Video HLS
+ * segments of 2-10 MB are ordinary; 32 MB is a minute of 4K video. */
+const MAX_SEGMENT_BYTES = 32 * 1024 * 1024;
 const KEY_CACHE_SIZE = 16;
 const KEY_MAX_BYTES = 1024;
 /** Boxes a fragmented-MP4 media segment starts with (the sniffer knows only 'ftyp'). */
@@ -34,10 +37,12 @@ function looksLikeSegment(contentType, bytes) {
 }
 
 /**
- * Args: {client (./client), maxBytes (per segment)}.
- * Returns: {segment(seg) -> Promise<{bytes}|{failed}>, init(map) -> Promise<{bytes}|{failed}>}.
+ * Args: {client (./client), maxBytes (per segment: at most MAX_SEGMENT_BYTES whatever is given)}.
+ * Returns: {segment(seg) -> Promise<{bytes}|{failed}>, init(map) -> Promise<{bytes}|{failed}>};
+ *   failed is 'too_large' for a segment over the limit (its download stops there).
  */
-function createSegmentFetcher({ client, maxBytes }) {
+function createSegmentFetcher({ client, maxBytes: given }) {
+  const maxBytes = Math.min(given || Infinity, MAX_SEGMENT_BYTES);
   const keys = new Map();
   const inits = new Map();
 
@@ -65,6 +70,7 @@ function createSegmentFetcher({ client, maxBytes }) {
       try {
         return await client.fetchAll(part.uri, { headers: rangeHeader(part.byterange), maxBytes, what });
       } catch (err) {
+        if (err instanceof HttpError && err.code === 'download_too_large') return { failed: 'too_large' };
         if (!(err instanceof HttpError) || err.code !== 'url_fetch_failed') throw err;
         const status = err.details && err.details.upstream_status;
         if (attempt === 0 && (!status || status >= 500)) continue;
@@ -110,4 +116,4 @@ function createSegmentFetcher({ client, maxBytes }) {
   return { segment, init };
 }
 
-module.exports = { createSegmentFetcher };
+module.exports = { createSegmentFetcher, MAX_SEGMENT_BYTES };

@@ -6,6 +6,11 @@
  * segments, a self-referencing master, a 100,000-entry playlist, a segment on a "private" host),
  * endless MP3/Ogg/garbage streams, and finite files. Media comes from tests/fixtures/make_streams.py,
  * run once per version of that script (cached under os.tmpdir()).
+ *
+ * Hostile ones (issue 19): a live playlist with #EXT-X-TARGETDURATION:0 and 1-ms segments that is new
+ * at every reload, megabytes of #EXT-X-PART lines, too many entries or lines, a line the parser
+ * chokes on, and segments of several MB (a real segment padded with MPEG-TS null packets, as the
+ * video packets of a video segment look to an audio decoder).
  */
 
 const fs = require('node:fs');
@@ -71,6 +76,27 @@ function fmp4Fragment(index) {
   return Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from(`moof fragment number ${index}`, 'latin1')]);
 }
 
+/** A real TS segment padded to `mb` MB with null packets (PID 0x1FFF), which demuxers skip. */
+function paddedSegment(bytes, mb) {
+  const packet = Buffer.alloc(188, 0xff);
+  packet.set([0x47, 0x1f, 0xff, 0x10]);
+  const count = Math.max(0, Math.ceil((mb * 1024 * 1024 - bytes.length) / 188));
+  return Buffer.concat([bytes, Buffer.concat(Array(count).fill(packet))]);
+}
+
+/** `mb` MB of low-latency HLS part lines in a live playlist (they are not #EXTINF entries). */
+function partLines(mb) {
+  const lines = ['#EXTM3U', '#EXT-X-VERSION:9', '#EXT-X-TARGETDURATION:2', '#EXT-X-MEDIA-SEQUENCE:0'];
+  let size = 0;
+  for (let i = 0; size < mb * 1024 * 1024; i += 1) {
+    const line = `#EXT-X-PART:DURATION=0.33334,URI="/part/${i}.m4s",INDEPENDENT=YES`;
+    lines.push(line);
+    size += line.length + 1;
+    if (i % 6 === 5) lines.push('#EXTINF:2.0,', `/seg/${(i - 5) / 6}.ts`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 function mediaPlaylist(entries, { target = 3, sequence = 0, endList = true, head = [] } = {}) {
   const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${target}`, `#EXT-X-MEDIA-SEQUENCE:${sequence}`, ...head];
   for (const entry of entries) {
@@ -98,6 +124,9 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
   const endless = {};
   const timers = new Set();
   const state = { scripted: { first: 0, count: 3, duration: 0.75, target: 1 } };
+  const padded = new Map(); // `${index} ${mb}` -> bytes
+  const parts = new Map(); // mb -> playlist text
+  let zeroTargetLoads = 0;
   let port = 0;
 
   const seg = (index) => segments[index % segments.length];
@@ -185,6 +214,27 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
       const entries = Array.from({ length: count }, (_, i) => ({ duration, uri: `/seg/${first + i}.ts` }));
       playlist(res, mediaPlaylist(entries, { target, sequence: first, endList: false }));
     },
+    '/zero-target.m3u8': (q, res) => {
+      zeroTargetLoads += 1; // a new window at every load: the reader never sees it unchanged
+      const entries = Array.from({ length: 3 }, (_, i) => ({ duration: 0.001, uri: `/seg/${(zeroTargetLoads + i) % 20}.ts` }));
+      playlist(res, mediaPlaylist(entries, { target: 0, sequence: zeroTargetLoads, endList: false }));
+    },
+    '/parts.m3u8': (q, res) => {
+      const mb = Number(q.get('mb') || 8);
+      if (!parts.has(mb)) parts.set(mb, partLines(mb));
+      playlist(res, parts.get(mb));
+    },
+    '/many.m3u8': (q, res) => {
+      const entries = Array.from({ length: 6000 }, (_, i) => ({ duration: 2, uri: `/seg/${i}.ts` }));
+      playlist(res, mediaPlaylist(entries));
+    },
+    '/many-lines.m3u8': (q, res) => playlist(res, mediaPlaylist(vodEntries().slice(0, 2), { head: Array(25000).fill('#EXT-X-GAP') })),
+    '/bad-attribute.m3u8': (q, res) => playlist(res, `${mediaPlaylist(vodEntries().slice(0, 2))}#EXT-X-KEY:METHOD=NONE, \n`),
+    '/big.m3u8': (q, res) => {
+      const big = (i) => q.get('all') || i === Number(q.get('index') || 1);
+      playlist(res, mediaPlaylist(vodEntries().slice(0, Number(q.get('count') || 3)).map((e, i) => (
+        big(i) ? { ...e, uri: `/big/${i}.ts?mb=${q.get('mb')}` } : e))));
+    },
     '/fmp4.m3u8': (q, res) => playlist(res, mediaPlaylist([0, 1, 2].map((i) => ({
       duration: 2, uri: `/frag/${i}.m4s`, tags: i === 2 ? ['#EXT-X-DISCONTINUITY'] : [] })), {
       head: ['#EXT-X-VERSION:7', '#EXT-X-MAP:URI="/init.mp4"'] })),
@@ -216,6 +266,12 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
     if (route) return route(url.searchParams, response, request);
     let match = /^\/seg\/(\d+)\.ts$/.exec(url.pathname);
     if (match) return send(response, 200, 'video/mp2t', seg(Number(match[1])).bytes);
+    match = /^\/big\/(\d+)\.ts$/.exec(url.pathname);
+    if (match) {
+      const key = `${match[1]} ${url.searchParams.get('mb')}`;
+      if (!padded.has(key)) padded.set(key, paddedSegment(seg(Number(match[1])).bytes, Number(url.searchParams.get('mb'))));
+      return send(response, 200, 'video/mp2t', padded.get(key));
+    }
     match = /^\/frag\/(\d+)\.m4s$/.exec(url.pathname);
     if (match) return send(response, 200, 'application/octet-stream', fmp4Fragment(Number(match[1])));
     match = /^\/aes\/(\d+)\.ts$/.exec(url.pathname);
@@ -248,7 +304,9 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
     state,
     endless,
     openConnections: () => sockets.size,
+    zeroTargetLoads: () => zeroTargetLoads,
     async close() {
+      padded.clear();
       for (const timer of timers) clearInterval(timer);
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -165,7 +165,11 @@ test('fMP4: the init section (EXT-X-MAP) comes before the first fragment and aga
 test('bad inputs get their error codes', async () => {
   await rejectsWith(open('/self.m3u8'), 400, 'playlist_invalid', /points back/);
   await rejectsWith(open('/nest.m3u8'), 400, 'playlist_invalid', /more than 2 deep/);
-  await rejectsWith(open('/huge.m3u8'), 400, 'playlist_invalid', /100000 entries, more than the 5000/);
+  await rejectsWith(open('/huge.m3u8'), 413, 'download_too_large', /playlist is larger than 1 MB/);
+  await rejectsWith(open('/many.m3u8'), 400, 'playlist_invalid', /6000 entries, more than the 5000/);
+  await rejectsWith(open('/many-lines.m3u8'), 400, 'playlist_invalid', /lines, more than the 20000/);
+  await rejectsWith(open('/bad-attribute.m3u8'), 400, 'playlist_invalid', /could not be parsed/);
+  await rejectsWith(open('/parts.m3u8?mb=8'), 413, 'download_too_large', /playlist is larger than 1 MB/);
   await rejectsWith(open('/sample-aes.m3u8'), 400, 'unsupported_encryption', /SAMPLE-AES/);
   await rejectsWith(open({ url: 'ftp://example.com/a.m3u8' }), 400, 'invalid_url', /http and https/);
   await rejectsWith(open({ url: 'http://user:pw@example.com/a.m3u8' }), 400, 'invalid_url', /credentials/);
@@ -325,7 +329,7 @@ test('a growing file is followed to the end, and ends after followIdleS without 
     if (written >= whole.length) clearInterval(writer);
   }, 60);
   try {
-    const source = await open({ path: file, follow: true });
+    const source = await open({ path: file, follow: true, mediaDir: dir });
     assert.equal(source.kind, 'file');
     assert.equal(source.contentType, 'audio/mpeg');
     const chunks = await collect(source);
@@ -344,7 +348,7 @@ test('a followed file that shrinks gives a zero-second gap and a reset, then is 
   const file = path.join(dir, 'rec.ts');
   fs.writeFileSync(file, server.segments[0].bytes);
   try {
-    const source = await open({ path: file, follow: true }, { limits: { followIdleS: 1 } });
+    const source = await open({ path: file, follow: true, mediaDir: dir }, { limits: { followIdleS: 1 } });
     const iterator = source.chunks()[Symbol.asyncIterator]();
     assert.ok((await iterator.next()).value.bytes.equals(server.segments[0].bytes));
     fs.writeFileSync(file, server.segments[1].bytes.subarray(0, 1000));
@@ -359,13 +363,14 @@ test('a followed file that shrinks gives a zero-second gap and a reset, then is 
 });
 
 test('following a missing file is a 404; abort ends a follow at once', async () => {
-  await rejectsWith(open({ path: path.join(os.tmpdir(), 'no-such-recording.mp3'), follow: true }), 404, 'file_not_found');
+  await rejectsWith(open({ path: path.join(os.tmpdir(), 'no-such-recording.mp3'), follow: true, mediaDir: os.tmpdir() }),
+    404, 'file_not_found');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-follow-'));
   const file = path.join(dir, 'quiet.mp3');
   fs.writeFileSync(file, server.mp3.subarray(0, 100));
   try {
     const controller = new AbortController();
-    const source = await open({ path: file, follow: true }, { signal: controller.signal, limits: { followIdleS: 60 } });
+    const source = await open({ path: file, follow: true, mediaDir: dir }, { signal: controller.signal, limits: { followIdleS: 60 } });
     setTimeout(() => controller.abort(), 200);
     const started = Date.now();
     const chunks = await collect(source);
@@ -373,5 +378,62 @@ test('following a missing file is a 404; abort ends a follow at once', async () 
     assert.ok(Date.now() - started < 1000, 'returned promptly after abort');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a live playlist with #EXT-X-TARGETDURATION:0 is reloaded at most once a second', async () => {
+  const controller = new AbortController();
+  const source = await open('/zero-target.m3u8', { signal: controller.signal });
+  const before = server.zeroTargetLoads();
+  const started = Date.now();
+  const chunks = await collect(source, () => Date.now() - started > 3000);
+  controller.abort();
+  const loads = server.zeroTargetLoads() - before;
+  const seconds = (Date.now() - started) / 1000;
+  // 1,841 reloads in 4 s before the floor (issue 19); now one a second, plus the first.
+  assert.ok(loads <= Math.ceil(seconds) + 1, `${loads} reloads in ${seconds} s`);
+  assert.ok(chunks.some((c) => c.type === 'data'), 'segments still come');
+});
+
+test('a segment over 32 MB is a too_large gap and its download stops; three in a row fail the source', async () => {
+  const chunks = await collect(await open('/big.m3u8?mb=40&index=1', { limits: { maxBytes: 500e6 } }));
+  assert.deepEqual(kinds(chunks), ['data', 'gap', 'reset', 'data', 'end']);
+  assert.deepEqual(chunks[1], { type: 'gap', seconds: server.segments[1].duration, reason: 'too_large' });
+  const source = await open('/big.m3u8?mb=40&all=1', { limits: { maxBytes: 500e6 } });
+  await rejectsWith(collect(source), 413, 'segment_too_large', /3 segments in a row were larger than 32 MB/);
+});
+
+test('a 4 MB segment comes through whole', async () => {
+  const chunks = await collect(await open('/big.m3u8?mb=4&index=1'));
+  assert.deepEqual(kinds(chunks), ['data', 'data', 'data', 'end']);
+  assert.ok(chunks[1].bytes.length >= 4 * 1024 * 1024);
+  assert.ok(chunks[1].bytes.subarray(0, server.segments[1].bytes.length).equals(server.segments[1].bytes));
+});
+
+test('a followed file swapped for a symlink is never read through the new path', async () => {
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'live-follow-swap-'));
+  const media = path.join(base, 'media');
+  fs.mkdirSync(media);
+  const file = path.join(media, 'rec.mp3');
+  const secret = path.join(base, 'secret.bin');
+  fs.writeFileSync(secret, Buffer.alloc(200000, 'S'));
+  const first = server.mp3.subarray(0, 5000);
+  fs.writeFileSync(file, first);
+  try {
+    // a symlink out of the folder at open time: refused, nothing read
+    fs.symlinkSync(secret, path.join(media, 'out.mp3'));
+    await rejectsWith(open({ path: path.join(media, 'out.mp3'), follow: true, mediaDir: media }), 403, 'path_outside_media_dir');
+    // swapped after the open: the descriptor opened at the start is all that is read
+    const source = await open({ path: file, follow: true, mediaDir: media }, { limits: { followIdleS: 1 } });
+    const iterator = source.chunks()[Symbol.asyncIterator]();
+    assert.ok((await iterator.next()).value.bytes.equals(first));
+    fs.renameSync(file, path.join(media, 'old.mp3'));
+    fs.symlinkSync(secret, file);
+    const rest = [];
+    for (let step = await iterator.next(); !step.done; step = await iterator.next()) rest.push(step.value);
+    assert.equal(dataOf(rest).length, 0, 'not one byte of the file outside the folder');
+    assert.deepEqual(rest.at(-1), { type: 'end', reason: 'idle' });
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
   }
 });
