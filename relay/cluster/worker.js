@@ -23,6 +23,7 @@ const { describeSidecarError } = require('../errors');
 const { openSource } = require('../live');
 const { connect, QUEUES, PREFIX, CANCEL_CHANNEL } = require('./redis');
 const { attemptsOf } = require('./records');
+const { verifyMediaUrl } = require('./signing');
 const { runLiveJob, countFinals } = require('./live');
 
 const MB = 1024 * 1024;
@@ -119,7 +120,7 @@ class WorkerNode {
         }
         file = source.file;
       } else {
-        await this.fetchMedia(media, file, controller.signal);
+        await this.fetchMedia(media, file, controller.signal, job.id);
       }
       const began = Date.now();
       const result = await entry.sidecar.transcribe(file, job.data.options, {
@@ -219,13 +220,22 @@ class WorkerNode {
     return new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 
-  /** An upload or a MEDIA_DIR file into `file`, through the API node's signed URL. */
-  async fetchMedia(media, file, signal) {
+  /**
+   * An upload or a MEDIA_DIR file into `file`, through the API node's signed URL: only job `id`'s
+   * media route on an origin an API node signed (./signing.js), and no redirect followed.
+   */
+  async fetchMedia(media, file, signal, id) {
+    if (!verifyMediaUrl({ url: media.signed, id, secret: this.config.clusterSecret })) {
+      throw new UnrecoverableError('media_unavailable: The media link is not one of this cluster\'s (or it expired).');
+    }
     let response;
     try {
-      response = await fetch(media.signed, { signal });
+      response = await fetch(media.signed, { signal, redirect: 'error' });
     } catch (err) {
       if (signal.aborted) throw err;
+      if (err.cause && /redirect/i.test(err.cause.message)) {
+        throw new UnrecoverableError('media_unavailable: The API node answered with a redirect, which is not followed.');
+      }
       throw retryable(`media_unreachable: the API node holding the upload did not answer (${err.message})`);
     }
     if (response.status === 404) {

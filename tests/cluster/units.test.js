@@ -11,7 +11,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { EventEmitter } = require('node:events');
 const Fastify = require('fastify');
-const { checkSecret, signMediaUrl, verifyMediaSignature } = require('../../relay/cluster/signing');
+const http = require('node:http');
+const { UnrecoverableError } = require('bullmq');
+const { checkSecret, signMediaUrl, verifyMediaSignature, verifyMediaUrl } = require('../../relay/cluster/signing');
+const { WorkerNode } = require('../../relay/cluster/worker');
 const { clusterMediaRoutes } = require('../../relay/cluster/media-route');
 const { roleFromArgs } = require('../../relay/cluster/role');
 const { queueNameFor } = require('../../relay/cluster/redis');
@@ -38,6 +41,56 @@ test('a signed media URL verifies; a changed id, signature, expiry or secret doe
   assert.ok(!verifyMediaSignature({ id: ID, exp, sig, secret: `${SECRET}x` }));
   assert.ok(!verifyMediaSignature({ id: ID, exp, sig, secret: SECRET, nowMs: (Number(exp) + 1) * 1000 }), 'expired');
   assert.ok(!verifyMediaSignature({ id: ID, exp, sig: undefined, secret: SECRET }));
+});
+
+test('a worker fetches media only from this cluster\'s signed origins, and follows no redirect', async () => {
+  const OTHER = ID.replace('0b', '0d');
+  const hits = [];
+  const server = http.createServer((request, response) => {
+    hits.push(request.url);
+    if (request.url.startsWith(`/internal/media/${OTHER}`)) return response.end('audio bytes');
+    if (request.url.startsWith('/internal/media/')) {
+      response.writeHead(302, { location: `http://127.0.0.1:${server.address().port}/elsewhere` });
+      return response.end();
+    }
+    return response.end('what a redirect would have read');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  const worker = new WorkerNode({ config: { clusterSecret: SECRET }, pool: { sidecars: [] }, nodeId: 'n', log: quiet });
+  const file = path.join(worker.tmp, 'media');
+  const { signal } = new AbortController();
+  const refused = (pattern) => (err) => err instanceof UnrecoverableError && pattern.test(err.message);
+  try {
+    const good = signMediaUrl({ base, id: OTHER, secret: SECRET, ttlS: 60 });
+    assert.ok(verifyMediaUrl({ url: good, id: OTHER, secret: SECRET }));
+    await worker.fetchMedia({ signed: good }, file, signal, OTHER);
+    assert.equal(fs.readFileSync(file, 'utf8'), 'audio bytes');
+    // The cluster's own origin answering with a redirect: refused, the target never asked.
+    const redirecting = signMediaUrl({ base, id: ID, secret: SECRET, ttlS: 60 });
+    await assert.rejects(worker.fetchMedia({ signed: redirecting }, file, signal, ID), refused(/redirect/));
+    assert.deepEqual(hits.filter((hit) => hit === '/elsewhere'), []);
+    // Another origin (the same server under another name), another job's link, another secret, a
+    // link without its origin signature, a path elsewhere: refused before any request.
+    const before = hits.length;
+    const foreign = [
+      good.replace(base, `http://localhost:${server.address().port}`),
+      good.replace(base, 'http://169.254.169.254'),
+      signMediaUrl({ base, id: ID, secret: SECRET, ttlS: 60 }).replace(ID, OTHER),
+      signMediaUrl({ base, id: OTHER, secret: `${SECRET}x`, ttlS: 60 }),
+      good.replace(/&node=[0-9a-f]+/, ''),
+      good.replace('/internal/media/', '/elsewhere/'),
+      'file:///etc/passwd',
+    ];
+    for (const signed of foreign) {
+      assert.ok(!verifyMediaUrl({ url: signed, id: OTHER, secret: SECRET }), signed);
+      await assert.rejects(worker.fetchMedia({ signed }, file, signal, OTHER), refused(/not one of this cluster/), signed);
+    }
+    assert.equal(hits.length, before, 'no request left the worker');
+  } finally {
+    server.close();
+    fs.rmSync(worker.tmp, { recursive: true, force: true });
+  }
 });
 
 test('the media route serves an upload for a valid signature only, and 404 otherwise', async () => {
