@@ -22,6 +22,8 @@ const { jobAdmission, StreamCounter } = require('./auth/limits');
 const { createMetrics } = require('./metrics');
 const { metricsRoutes } = require('./metrics/route');
 const { feedSingleMachine } = require('./metrics/single');
+const { KeySockets, revokeRemovedKeys } = require('./auth/revoke');
+const { keepPruning } = require('./retention');
 
 const MB = 1024 * 1024;
 /** Fastify's own 4xx errors, renamed into the relay's words. */
@@ -48,6 +50,10 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
     logger: logger !== undefined ? logger : config.logLevel !== 'silent' && { level: config.logLevel },
     bodyLimit: 1 * MB,
     forceCloseConnections: true,
+    // A request must be in within REQUEST_TIMEOUT_S (its headers within HEADERS_TIMEOUT_S), else 408
+    // and the connection closes: a body that trickles in holds nothing for long (issue 19).
+    requestTimeout: config.requestTimeoutS * 1000,
+    http: serverTimeouts(config),
   });
   const store = new JobStore(path.join(config.dataDir, 'relay.sqlite'));
   const admit = jobAdmission({ store, maxPerKey: config.maxJobsPerKey, maxTotal: config.maxJobsTotal });
@@ -58,11 +64,13 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
     feedSingleMachine({ metrics, store, runner, sidecar });
   }
   const streams = new StreamCounter({ max: config.maxStreamsPerKey });
+  const sockets = new KeySockets();
+  const stopRevoking = revokeRemovedKeys({ keyring, sockets, store, runner, log: app.log });
   app.decorate('store', store);
   app.decorate('runner', runner);
   app.decorate('keyring', keyring);
 
-  app.register(securityPlugin, { config, keyring, admit });
+  app.register(securityPlugin, { config, keyring, admit, sockets });
 
   app.register(multipart, {
     limits: { fileSize: config.maxUploadMb * MB, files: 1, fields: 20, fieldSize: 64 * 1024 },
@@ -81,16 +89,27 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
   app.register(metricsRoutes, deps);
   for (const [plugin, options] of plugins) app.register(plugin, { ...deps, ...options });
 
+  let stopPruning = () => {};
   app.addHook('onReady', async () => {
+    stopPruning = keepPruning({ store, uploadsDir: path.join(config.dataDir, 'uploads'), days: config.jobRetentionDays, log: app.log });
     await runner.resume();
   });
   app.addHook('preClose', async () => {
     await runner.close();
   });
   app.addHook('onClose', async () => {
+    stopPruning();
+    stopRevoking();
     store.close();
   });
   return app;
+}
+
+/** Node's own header timeout, checked often enough for the shorter of the two timeouts to hold. */
+function serverTimeouts(config) {
+  const requestMs = config.requestTimeoutS * 1000;
+  const headersMs = Math.min(config.headersTimeoutS * 1000, requestMs);
+  return { headersTimeout: headersMs, connectionsCheckingInterval: Math.max(100, Math.min(30000, headersMs / 4)) };
 }
 
 function handleError(err, request, reply) {

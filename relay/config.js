@@ -29,6 +29,14 @@ const SETTINGS = [
   ['LIVE_IDLE_TIMEOUT_S', 'liveIdleTimeoutS', parsePositiveNumber, 30],
   ['FOLLOW_IDLE_S', 'followIdleS', parsePositiveNumber, 10],
   ['LIVE_MAX_JOBS', 'liveMaxJobs', parsePositiveInt, 8],
+  // Hostile callers (issue 19): see docs/reliability.md "Limits a caller meets".
+  ['LIVE_MAX_JOBS_PER_KEY', 'liveMaxJobsPerKey', parsePositiveInt, 4],
+  ['REQUEST_TIMEOUT_S', 'requestTimeoutS', parsePositiveNumber, 300],
+  ['HEADERS_TIMEOUT_S', 'headersTimeoutS', parsePositiveNumber, 30],
+  ['MIN_FREE_DISK_MB', 'minFreeDiskMb', parseNonNegativeInt, 1024],
+  ['ALLOWED_HOSTS', 'allowedHosts', parseList, []],
+  ['ALLOWED_MODELS', 'allowedModels', parseList, []],
+  ['JOB_RETENTION_DAYS', 'jobRetentionDays', parseNonNegativeNumber, 30],
   // Security (issue 13): keys, exposure, limits, headers. See README's "Security".
   ['RELAY_API_KEYS', 'apiKeys', parseList, []],
   ['RELAY_API_KEYS_FILE', 'apiKeysFile', parsePath, null],
@@ -107,6 +115,14 @@ function parsePositiveNumber(raw, name) {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0) {
     throw new TypeError(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function parseNonNegativeNumber(raw, name) {
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${name} must be a number >= 0, got ${JSON.stringify(raw)}`);
   }
   return value;
 }

@@ -36,4 +36,13 @@ function formatGpuReport(gpu) {
   return lines;
 }
 
-module.exports = { formatGpuReport };
+/** Fields of gpu_status that name the server's folders: only admin keys see them. */
+const ADMIN_ONLY = ['cache_dir'];
+
+/** The gpu_status report as a caller may see it: without ADMIN_ONLY fields unless its key is admin. */
+function forCaller(gpu, identity) {
+  if (!identity || identity.admin || !gpu || typeof gpu !== 'object') return gpu;
+  return Object.fromEntries(Object.entries(gpu).filter(([key]) => !ADMIN_ONLY.includes(key)));
+}
+
+module.exports = { formatGpuReport, forCaller };

@@ -21,11 +21,28 @@ class HttpError extends Error {
     this.statusCode = statusCode;
     this.code = code;
     this.details = details;
+    // Every 429 says when to come back (issue 19); a caller that knows better sets its own.
+    if (statusCode === 429) this.headers = { 'retry-after': String(DEFAULT_RETRY_AFTER_S) };
   }
 
   toJSON() {
     return { error: { code: this.code, message: this.message, ...this.details } };
   }
+}
+
+const DEFAULT_RETRY_AFTER_S = 5;
+
+/**
+ * A message with every absolute path in it cut to its last part: the sidecar names the files it
+ * read (an upload's path in data/uploads, a model folder), and a caller learns nothing about the
+ * server's folders from an error (issue 19).
+ */
+function withoutPaths(message) {
+  return String(message)
+    .replace(/(?<=^|[\s'"`(=[])(?:[A-Za-z]:)?(?:[\\/][^\s'"`,;:()[\]{}<>\\/]+)+[\\/]?/g, (found) => {
+      const parts = found.split(/[\\/]/).filter(Boolean);
+      return parts.length ? parts[parts.length - 1] : found;
+    });
 }
 
 /** data.kind values the sidecar sends, each with the HTTP status a failed request gets (errors.json). */
@@ -45,7 +62,7 @@ const CANCELLED = KINDS.cancelled.code;
  */
 function describeSidecarError(err) {
   const kind = (err && err.kind) || null;
-  const message = (err && err.message) || String(err);
+  const message = withoutPaths((err && err.message) || String(err));
   if (err && (err.name === 'AbortError' || err.code === CANCELLED || kind === 'aborted')) {
     return { statusCode: KINDS.cancelled.http_status, code: 'cancelled', message: 'The transcription was cancelled.' };
   }
@@ -60,4 +77,4 @@ function statusForJobError(code) {
   return Object.hasOwn(KINDS, code) ? KINDS[code].http_status : 502;
 }
 
-module.exports = { HttpError, describeSidecarError, statusForJobError };
+module.exports = { HttpError, describeSidecarError, statusForJobError, withoutPaths };

@@ -115,7 +115,7 @@ async function locate(mediaDir, requested) {
     throw new HttpError(400, 'invalid_path', 'path must be a non-empty string.');
   }
   const root = await fs.promises.realpath(mediaDir).catch(() => {
-    throw new HttpError(500, 'media_dir_missing', `The media folder ${mediaDir} does not exist.`);
+    throw new HttpError(500, 'media_dir_missing', 'The media folder (MEDIA_DIR) does not exist; the operator must create it.');
   });
   const candidate = path.resolve(root, requested);
   if (!isInside(root, candidate)) throw outside(requested);

@@ -16,6 +16,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { HttpError } = require('./errors');
 
 const ALIAS = 'whisper-1';
 const EMBEDDED = 'base';
@@ -44,6 +45,21 @@ async function listModels({ sidecar }) {
     add(repo, created, ownerOf(repo));
   }
   return [...models.values()];
+}
+
+/**
+ * The model a job asks for, when this server serves it: an id GET /v1/models lists, or one the
+ * operator names in ALLOWED_MODELS (e.g. `tiny`, for the sidecar to download). The name's shape
+ * (no paths, at most 96 characters) is relay/options.js's check, before this one.
+ *
+ * Args: model (a name, or undefined: the default model), {sidecar, allowed (config.allowedModels)}.
+ * Raises: HttpError 400 model_not_found (the caller's error; the message names no server path).
+ */
+async function vetModel(model, { sidecar, allowed = [] }) {
+  if (model === undefined || model === null || allowed.includes(model)) return;
+  if ((await listModels({ sidecar })).some((m) => m.id === model)) return;
+  throw new HttpError(400, 'model_not_found', `The model ${JSON.stringify(model)} is not served here; `
+    + 'GET /v1/models lists the models this server has.', { param: 'model' });
 }
 
 /** The sidecar's default model and cache folder, from one gpu_status; nulls when it cannot say. */
@@ -94,4 +110,4 @@ function mtimeSeconds(file) {
   }
 }
 
-module.exports = { listModels, ALIAS, EMBEDDED };
+module.exports = { listModels, vetModel, ALIAS, EMBEDDED };

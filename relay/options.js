@@ -21,7 +21,7 @@ const OPTIONS = {
   vad_filter: parseBool,
   word_timestamps: parseBool,
   initial_prompt: (v, name) => parseText(v, name, schema('initial_prompt').maxLength),
-  model: (v, name) => parseText(v, name, schema('model').maxLength),
+  model: parseModelName,
   device: (v, name) => parseEnum(v, name, enumOf('device')),
 };
 
@@ -36,7 +36,8 @@ function parseOptions(input, { ignore = [] } = {}) {
   const options = {};
   for (const [name, value] of Object.entries(input || {})) {
     if (ignore.includes(name)) continue;
-    const parse = OPTIONS[name];
+    // Own keys only: "valueOf" or "constructor" is an unknown option, not Object.prototype's.
+    const parse = Object.hasOwn(OPTIONS, name) ? OPTIONS[name] : null;
     if (!parse) {
       throw new HttpError(400, 'unknown_option',
         `Unknown option ${JSON.stringify(name)}; known options: ${OPTION_NAMES.join(', ')}.`, { param: name });
@@ -88,9 +89,25 @@ function parseText(value, name, maxLength) {
   return value;
 }
 
+/**
+ * A model is asked for by name: `base`, `large-v3`, or a hub id `ORG/NAME`. Never a path (the
+ * sidecar would load any folder, and its error would tell what is on the server's disk); which
+ * names this server serves is relay/models.js's vetModel, after this.
+ */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+const MODEL_MAX_LENGTH = 96;
+
+function parseModelName(value, name) {
+  if (typeof value !== 'string' || value.length > MODEL_MAX_LENGTH || !MODEL_NAME.test(value) || value.includes('..')) {
+    throw invalid(name, `expected a model name such as "base" or "Systran/faster-whisper-small" (at most ${MODEL_MAX_LENGTH} `
+      + 'characters, no paths); GET /v1/models lists what this server has');
+  }
+  return value;
+}
+
 /** Drops undefined values (e.g. language "auto"). */
 function compact(options) {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 }
 
-module.exports = { parseOptions: (input, opts) => compact(parseOptions(input, opts)), OPTION_NAMES };
+module.exports = { parseOptions: (input, opts) => compact(parseOptions(input, opts)), OPTION_NAMES, MODEL_MAX_LENGTH };

@@ -63,6 +63,10 @@ const UPDATABLE = new Set([
   'started_at', 'finished_at', 'media_path', 'owns_media', 'kind', 'live', 'input', 'stopped',
 ]);
 
+/** A job that holds a live slot: live and not finished, or a URL job whose kind is not known yet. */
+const LIVE_SLOT = `state IN ('queued', 'downloading', 'running')
+  AND (live = 1 OR (input IS NOT NULL AND kind IS NULL))`;
+
 const ACTIVE_STATES = Object.freeze(['queued', 'downloading', 'running']);
 const FINAL_STATES = Object.freeze(['done', 'error', 'cancelled']);
 
@@ -124,6 +128,35 @@ class JobStore {
       mine ? [owner] : [],
     );
     return row.n;
+  }
+
+  /**
+   * How many live jobs hold a slot (only `owner`'s when it is given): live and not finished, or a URL
+   * job whose kind is not known yet (it may turn out live; a download gives its slot back).
+   */
+  countLive({ owner } = {}) {
+    const mine = owner !== undefined;
+    return this.db.get(`SELECT COUNT(*) AS n FROM jobs WHERE ${LIVE_SLOT} ${mine ? 'AND owner IS ?' : ''}`,
+      mine ? [owner] : []).n;
+  }
+
+  /** The ids of `owner`'s jobs that hold a live slot (countLive's). */
+  liveIds(owner) {
+    return this.db.all(`SELECT id FROM jobs WHERE ${LIVE_SLOT} AND owner IS ?`, [owner]).map((row) => row.id);
+  }
+
+  /** Finished jobs that ended before `cutoff` (an ISO time): [{id, mediaPath, ownsMedia}]. */
+  finishedBefore(cutoff) {
+    return this.db.all(
+      `SELECT id, media_path, owns_media FROM jobs WHERE state IN ('done', 'error', 'cancelled')
+         AND COALESCE(finished_at, created_at) < ?`, [cutoff],
+    ).map((row) => ({ id: row.id, mediaPath: row.media_path, ownsMedia: row.owns_media === 1 }));
+  }
+
+  /** The media files unfinished jobs still need. */
+  activeMedia() {
+    return this.db.all("SELECT media_path FROM jobs WHERE state IN ('queued', 'downloading', 'running')")
+      .map((row) => row.media_path).filter(Boolean);
   }
 
   /** Updates the given columns (snake_case names), returns the job. */

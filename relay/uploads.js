@@ -23,7 +23,7 @@ async function receiveUpload(request, { dir, maxBytes }) {
     throw new HttpError(415, 'unsupported_media_type', 'Send the file as multipart/form-data.');
   }
   await fs.promises.mkdir(dir, { recursive: true });
-  const fields = {};
+  const fields = Object.create(null); // a field named __proto__ or valueOf is a field like any other
   let upload = null;
   try {
     for await (const part of request.parts({ limits: { fileSize: maxBytes } })) {

@@ -3,6 +3,7 @@
 /** The JSON a client sees for a job (snake_case, like the sidecar's protocol). */
 
 const FORMAT_NAMES = ['txt', 'srt', 'vtt', 'json'];
+const LIMIT_NAMES = ['max_duration_s', 'idle_timeout_s', 'follow_idle_s'];
 
 function jobLinks(id) {
   const base = `/api/transcriptions/${id}`;
@@ -37,6 +38,7 @@ function jobView(job, { live = null, full = true } = {}) {
     kind: job.kind || null,
   };
   if (job.live) view.stopped = Boolean(job.stopped);
+  if (job.input) view.limits = liveLimits(job.input);
   if (job.duration !== undefined) view.duration = job.duration;
   if (full && job.state === 'done' && job.result) {
     view.text = job.result.text;
@@ -44,6 +46,11 @@ function jobView(job, { live = null, full = true } = {}) {
   }
   if (live) view.segments = live.segments;
   return view;
+}
+
+/** The effective limits a URL or followed-file job runs under (the POST's values, capped by the server's). */
+function liveLimits(input) {
+  return Object.fromEntries(LIMIT_NAMES.filter((name) => input[name] !== undefined).map((name) => [name, input[name]]));
 }
 
 module.exports = { jobView, jobLinks, FORMAT_NAMES };

@@ -11,6 +11,7 @@
 
 const fs = require('node:fs');
 const crypto = require('node:crypto');
+const { EventEmitter } = require('node:events');
 
 const MIN_KEY_LENGTH = 16;
 const KEY_SHAPE = /^[\x21-\x7e]+$/; // printable ASCII, no spaces: what fits in an Authorization header
@@ -48,7 +49,8 @@ function checkKey(key, where) {
   }
 }
 
-class KeyRing {
+/** Emits 'removed' (ids) when a reload drops keys, so their sockets and live jobs end (relay/auth/revoke.js). */
+class KeyRing extends EventEmitter {
   /**
    * @param {object} options
    * @param {string[]} [options.keys] RELAY_API_KEYS
@@ -58,6 +60,7 @@ class KeyRing {
    * Raises: TypeError for a malformed key; the fs error when the file cannot be read.
    */
   constructor({ keys = [], file = null, adminKeys = [], readFile = (f) => fs.readFileSync(f, 'utf8') } = {}) {
+    super();
     this.file = file;
     this.readFile = readFile;
     keys.forEach((key) => checkKey(key, 'RELAY_API_KEYS'));
@@ -82,12 +85,15 @@ class KeyRing {
    */
   reload() {
     if (!this.file) return { ok: true, count: this.count };
+    const before = new Set(this.entries().map((e) => e.id));
     try {
       this.fromFile = parseKeysFile(this.readFile(this.file), this.file).map((key) => entry(key, false));
-      return { ok: true, count: this.count };
     } catch (err) {
       return { ok: false, error: err.message };
     }
+    for (const e of this.entries()) before.delete(e.id);
+    if (before.size > 0) this.emit('removed', [...before]);
+    return { ok: true, count: this.count };
   }
 
   /** Returns {id, admin} for a known key, else null. Every known key is compared, in constant time each. */

@@ -13,7 +13,8 @@ const rateLimit = require('@fastify/rate-limit');
 const { HttpError } = require('../errors');
 const { createAuthenticator } = require('./authenticate');
 const { authHook } = require('./hook');
-const { callerOf, createsJob } = require('./limits');
+const { callerOf, createsJob, ensureFreeDisk } = require('./limits');
+const { hostAndOriginGuard } = require('./origin');
 const { ownerOf } = require('./ownership');
 
 /** The page's policy: nothing inline, nothing from elsewhere, never in a frame. */
@@ -30,10 +31,13 @@ const CSP_DIRECTIVES = {
 };
 
 /**
- * Args (plugin options): {config, keyring (./keys.js), admit (./limits.js jobAdmission)}.
+ * Args (plugin options): {config, keyring (./keys.js), admit (./limits.js jobAdmission),
+ *   sockets (./revoke.js KeySockets: each keyed request's socket is remembered under its key)}.
  * Decorates: request.identity ({id, admin}; null on open routes).
  */
-async function security(app, { config, keyring, admit }) {
+async function security(app, { config, keyring, admit, sockets = null }) {
+  // Keys off: only loopback Host names, and no foreign Origin on POST/DELETE/upgrades (./origin.js).
+  app.addHook('onRequest', hostAndOriginGuard({ config, keyring }));
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins,
@@ -54,6 +58,7 @@ async function security(app, { config, keyring, admit }) {
 
   app.decorateRequest('identity', null);
   app.addHook('onRequest', authHook({ authenticate: createAuthenticator(keyring), metricsRequireKey: config.metricsRequireKey }));
+  if (sockets) app.addHook('onRequest', async (request) => sockets.track(request));
 
   await app.register(rateLimit, { global: false });
   const limit = config.rateLimitPerMin > 0 ? app.rateLimit({
@@ -61,15 +66,22 @@ async function security(app, { config, keyring, admit }) {
     timeWindow: config.rateLimitWindowS * 1000,
     keyGenerator: (request) => callerOf(request) || 'loopback',
     allowList: (request) => callerOf(request) === null,
-    errorResponseBuilder: (request, context) => new HttpError(429, 'rate_limit_exceeded',
-      `Too many new jobs: at most ${context.max} per ${config.rateLimitWindowS} s per key; retry in ${context.after}.`),
+    errorResponseBuilder: (request, context) => {
+      const err = new HttpError(429, 'rate_limit_exceeded',
+        `Too many new jobs: at most ${context.max} per ${config.rateLimitWindowS} s per key; retry in ${context.after}.`);
+      err.headers = { 'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))) }; // the window's rest
+      return err;
+    },
   }) : null;
 
   app.addHook('onRequest', async (request, reply) => {
     if (!createsJob(request)) return;
     if (limit) await limit(request, reply);
-    // Refuse before the upload when the quota is already used up; JobRunner.submit checks again.
-    admit({ owner: ownerOf(request) });
+    await ensureFreeDisk(config.dataDir, { minFreeMb: config.minFreeDiskMb,
+      incomingBytes: Number(request.headers['content-length']) || 0 });
+    // Refuse before the upload when the quota is already used up; the request counts as a job of its
+    // key while its body comes in, and JobRunner.submit checks again.
+    admit.hold(request, { owner: ownerOf(request) });
   });
 }
 

@@ -11,6 +11,7 @@
 
 const { parseId, findJob } = require('./transcriptions');
 const { jobView } = require('../views');
+const { openEventStream, writeEvent, writeComment } = require('../sse');
 
 const HEARTBEAT_MS = 15000;
 const FINAL = new Set(['done', 'error', 'cancelled']);
@@ -22,26 +23,22 @@ async function eventRoutes(app, { runner, store, streams }) {
     const release = streams.acquire(request); // 429 when the caller has too many streams open
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const send = (event, data) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    openEventStream(res);
+    // Bounded: a client that does not read is dropped (relay/sse.js), which ends the stream below.
+    const send = (event, data) => writeEvent(res, data, event);
 
     // Everything below until the subscription runs in one tick, so no event can fall in between.
     send('snapshot', jobView(job, { full: false }));
     if (FINAL.has(job.state)) {
       replayFinished(job, send);
-      res.end();
+      if (!res.destroyed) res.end();
       release();
       return;
     }
     const live = runner.liveView(id);
     for (const segment of live ? live.segments : []) send('segment', segment);
 
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => writeComment(res, 'ping'), HEARTBEAT_MS);
     const onEvent = ({ type, data }) => {
       send(type, data);
       if (FINAL.has(type)) close();

@@ -52,6 +52,7 @@ async function openaiRoutes(app, { config, runner, sidecar }) {
       let sidecarRequest;
       try {
         sidecarRequest = toSidecarRequest(upload.fields, task);
+        await require('../models').vetModel(sidecarRequest.options.model, { sidecar, allowed: config.allowedModels });
       } catch (err) {
         fs.rmSync(upload.file, { force: true });
         throw err;

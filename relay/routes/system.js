@@ -4,7 +4,8 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { HttpError } = require('../errors');
+const { HttpError, withoutPaths } = require('../errors');
+const { forCaller } = require('../diagnostics');
 
 const PUBLIC_DIR = path.resolve(__dirname, '..', '..', 'public');
 const TYPES = {
@@ -20,11 +21,14 @@ async function systemRoutes(app, { sidecar, runner }) {
   // without it, at once, with setup_complete: false meanwhile.
   app.get('/api/gpu', async (request) => {
     const wait = ['1', 'true'].includes(String((request.query || {}).wait));
+    let status;
     try {
-      return await sidecar.gpuStatus(wait ? { wait: true } : undefined, wait ? { timeout: 600000 } : undefined);
+      status = await sidecar.gpuStatus(wait ? { wait: true } : undefined, wait ? { timeout: 600000 } : undefined);
     } catch (err) {
-      throw new HttpError(503, 'sidecar_unavailable', `The sidecar did not answer gpu_status: ${err.message}`);
+      throw new HttpError(503, 'sidecar_unavailable', `The sidecar did not answer gpu_status: ${withoutPaths(err.message)}`);
     }
+    // The server's folders (cache_dir) are for admin keys; without keys everyone is admin (loopback).
+    return forCaller(status, request.identity);
   });
 
   // 503 once the bridge has given up on the sidecar: nothing will be transcribed until a restart.

@@ -11,9 +11,11 @@ const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { vetUrl } = require('../live');
 const { resolveMediaPath } = require('../media');
+const { vetModel } = require('../models');
 const { FORMATS, render } = require('../formats');
 const { jobView } = require('../views');
 const { ownerOf, visibleJob, listOwner } = require('../auth/ownership');
+const { liveAdmission } = require('../auth/limits');
 
 const MB = 1024 * 1024;
 const KIND_WAIT_MS = 5000;
@@ -21,17 +23,18 @@ const LIVE_KEYS = ['url', 'path', 'follow', 'from', 'max_duration_s', 'idle_time
 const ID_WITH_FORMAT = /^([0-9a-f-]{36})(?:\.(txt|srt|vtt|json))?$/i;
 
 /** @param {import('fastify').FastifyInstance} app @param {{config, runner, store}} deps */
-async function transcriptionRoutes(app, { config, runner, store }) {
+async function transcriptionRoutes(app, { config, runner, store, sidecar }) {
   const uploadsDir = path.join(config.dataDir, 'uploads');
+  const admitLive = liveAdmission({ store, maxTotal: config.liveMaxJobs, maxPerKey: config.liveMaxJobsPerKey });
 
   app.post('/api/transcriptions', async (request, reply) => {
-    const input = await receiveInput(request, { config, uploadsDir });
+    const input = await receiveInput(request, { config, uploadsDir, sidecar });
     if (input.read) {
       // A URL or a followed file: the job reads it, starting now; the answer says its kind when the
       // first response tells it within a moment (a download's progress and failures are the job's).
-      if (runner.sources.liveCount() >= config.liveMaxJobs) {
-        throw new HttpError(429, 'too_many_live_jobs', `${config.liveMaxJobs} live jobs are running; stop one or retry later.`);
-      }
+      // The live slot is taken by the insert itself (a URL job counts until it turns out to be a
+      // download): admitLive and submitSource run in one tick, so parallel POSTs cannot both pass.
+      admitLive({ owner: ownerOf(request) });
       const created = runner.submitSource({ ...input.read, owner: ownerOf(request) });
       const job = await runner.sources.waitForKind(created.id, KIND_WAIT_MS);
       reply.code(202).header('location', `/api/transcriptions/${job.id}`);
@@ -79,11 +82,13 @@ async function transcriptionRoutes(app, { config, runner, store }) {
   });
 }
 
-async function receiveInput(request, { config, uploadsDir }) {
+async function receiveInput(request, { config, uploadsDir, sidecar }) {
+  const vet = (options) => vetModel(options.model, { sidecar, allowed: config.allowedModels });
   if (request.isMultipart()) {
     const upload = await receiveUpload(request, { dir: uploadsDir, maxBytes: config.maxUploadMb * MB });
     try {
       const options = parseOptions(upload.fields);
+      await vet(options);
       return { source: 'upload', name: upload.name, mediaPath: upload.file, ownsMedia: true, options };
     } catch (err) {
       fs.rmSync(upload.file, { force: true });
@@ -101,10 +106,11 @@ async function receiveInput(request, { config, uploadsDir }) {
     throw new HttpError(400, 'missing_input', 'Give exactly one of "url" or "path" (or upload a file as multipart).');
   }
   const options = parseOptions(body, { ignore: LIVE_KEYS });
-  const limits = parseLiveLimits(body);
+  await vet(options);
   if (given[0] === 'path') {
     const mediaPath = await resolveMediaPath(config.mediaDir, body.path);
     if (body.follow === true) {
+      const limits = parseLiveLimits(body, config, { follow: true });
       return { read: { source: 'path', name: body.path, input: { path: mediaPath, follow: true, ...limits }, options } };
     }
     if (body.follow !== undefined && body.follow !== false) throw new HttpError(400, 'invalid_option', '"follow" must be true or false.', { param: 'follow' });
@@ -116,19 +122,30 @@ async function receiveInput(request, { config, uploadsDir }) {
   }
   // What needs no download is checked now (scheme, credentials, the first host's address).
   await vetUrl(body.url, { allowPrivate: config.allowPrivateUrls });
+  const limits = parseLiveLimits(body, config);
   return { read: { source: 'url', name: body.url, input: { url: body.url, from: body.from || 'live', ...limits }, options } };
 }
 
-/** max_duration_s, idle_timeout_s, follow_idle_s: positive numbers of seconds, when given. */
-function parseLiveLimits(body) {
+/** A live job's limits: the caller's value, at most the server's (which is also the default). */
+const LIVE_LIMITS = [['max_duration_s', 'liveMaxDurationS'], ['idle_timeout_s', 'liveIdleTimeoutS'],
+  ['follow_idle_s', 'followIdleS']];
+
+/**
+ * max_duration_s, idle_timeout_s, follow_idle_s (a followed file only): positive numbers of seconds,
+ * lowered by a caller at will, never raised past LIVE_MAX_DURATION_S, LIVE_IDLE_TIMEOUT_S and
+ * FOLLOW_IDLE_S. Returns the effective limits, kept with the job's input (its view shows them).
+ */
+function parseLiveLimits(body, config, { follow = false } = {}) {
   const limits = {};
-  for (const key of ['max_duration_s', 'idle_timeout_s', 'follow_idle_s']) {
+  for (const [key, setting] of LIVE_LIMITS) {
+    if (key === 'follow_idle_s' && !follow) continue;
+    limits[key] = config[setting];
     if (body[key] === undefined || body[key] === null) continue;
     const value = Number(body[key]);
-    if (typeof body[key] === 'boolean' || !Number.isFinite(value) || value <= 0 || value > 7 * 86400) {
+    if (typeof body[key] === 'boolean' || body[key] === '' || !Number.isFinite(value) || value <= 0) {
       throw new HttpError(400, 'invalid_option', `"${key}" must be a number of seconds above 0.`, { param: key });
     }
-    limits[key] = value;
+    limits[key] = Math.min(value, config[setting]);
   }
   return limits;
 }
