@@ -179,7 +179,8 @@ class HlsReader {
         currentInit = mapId(segment.map);
         yield { type: 'data', bytes: init.bytes };
       }
-      yield { type: 'data', bytes: result.bytes };
+      // `segment` lets the captions (relay/captions/tap.js) line cues up with the source's timeline
+      yield { type: 'data', bytes: result.bytes, segment: { sequence: segment.sequence, duration: segment.duration, discontinuity: segment.discontinuity } };
       emitted = true;
     }
   }

@@ -33,6 +33,7 @@ const { endlessChunks } = require('./endless');
 const { followChunks } = require('./follow');
 const { openMediaFile } = require('../media');
 const { tooLarge } = require('./errors');
+const { observeChunks } = require('../captions/tap');
 
 const DEFAULT_LIMITS = { maxRedirects: 5, idleTimeoutS: 30, followIdleS: 30, maxPlaylistEntries: 5000 };
 const HEAD_BYTES = 16;
@@ -84,7 +85,7 @@ async function openSource(input, options) {
       return liveSource({ kind: 'http', ...fields }, chunks, signal, release);
     }
     const reader = await openHls(first, { client, limits, from, signal });
-    return liveSource({ kind: 'hls', ...fields }, () => reader.chunks(), signal, release);
+    return liveSource({ kind: 'hls', ...fields }, () => observeChunks(signal, reader.chunks()), signal, release);
   } catch (err) {
     release();
     if (first) first.guard.dispose();
