@@ -10,7 +10,7 @@ const { HttpError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { vetUrl } = require('../live');
-const { resolveMediaPath } = require('../media');
+const { resolveMediaPath, pinMediaFile } = require('../media');
 const { vetModel } = require('../models');
 const { FORMATS, render } = require('../formats');
 const { jobView } = require('../views');
@@ -114,7 +114,9 @@ async function receiveInput(request, { config, uploadsDir, sidecar }) {
       return { read: { source: 'path', name: body.path, input: { path: mediaPath, follow: true, ...limits }, options } };
     }
     if (body.follow !== undefined && body.follow !== false) throw new HttpError(400, 'invalid_option', '"follow" must be true or false.', { param: 'follow' });
-    return { source: 'path', name: body.path, mediaPath, ownsMedia: false, options };
+    // The sidecar opens a path later: it gets a link to (or a copy of) the file checked now, not a path to swap.
+    const pinned = await pinMediaFile(config.mediaDir, body.path, uploadsDir);
+    return { source: 'path', name: body.path, mediaPath: pinned, ownsMedia: true, options };
   }
   if (typeof body.url !== 'string') throw new HttpError(400, 'invalid_url', '"url" must be a string.');
   if (body.from !== undefined && body.from !== 'live' && body.from !== 'start') {

@@ -76,12 +76,19 @@ function fmp4Fragment(index) {
   return Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from(`moof fragment number ${index}`, 'latin1')]);
 }
 
-/** A real TS segment padded to `mb` MB with null packets (PID 0x1FFF), which demuxers skip. */
+/**
+ * A real TS segment padded to `mb` MB with null packets (PID 0x1FFF, which demuxers skip) spread
+ * between its own packets, as a video segment's video packets lie between its audio packets.
+ */
 function paddedSegment(bytes, mb) {
-  const packet = Buffer.alloc(188, 0xff);
-  packet.set([0x47, 0x1f, 0xff, 0x10]);
-  const count = Math.max(0, Math.ceil((mb * 1024 * 1024 - bytes.length) / 188));
-  return Buffer.concat([bytes, Buffer.concat(Array(count).fill(packet))]);
+  const nul = Buffer.alloc(188, 0xff);
+  nul.set([0x47, 0x1f, 0xff, 0x10]);
+  const packets = bytes.length / 188;
+  const each = Math.max(0, Math.ceil((mb * 1024 * 1024 - bytes.length) / 188 / packets));
+  const padding = Buffer.concat(Array(each).fill(nul));
+  const parts = [];
+  for (let i = 0; i < packets; i += 1) parts.push(bytes.subarray(i * 188, (i + 1) * 188), padding);
+  return Buffer.concat(parts);
 }
 
 /** `mb` MB of low-latency HLS part lines in a live playlist (they are not #EXTINF entries). */
@@ -216,7 +223,8 @@ async function startMediaServer({ dir, live = { periodMs: 500, window: 6, initia
     },
     '/zero-target.m3u8': (q, res) => {
       zeroTargetLoads += 1; // a new window at every load: the reader never sees it unchanged
-      const entries = Array.from({ length: 3 }, (_, i) => ({ duration: 0.001, uri: `/seg/${(zeroTargetLoads + i) % 20}.ts` }));
+      const folder = q.get('missing') ? 'gone' : 'seg'; // missing: 404 segments, each a gap at once
+      const entries = Array.from({ length: 3 }, (_, i) => ({ duration: 0.001, uri: `/${folder}/${(zeroTargetLoads + i) % 20}.ts` }));
       playlist(res, mediaPlaylist(entries, { target: 0, sequence: zeroTargetLoads, endList: false }));
     },
     '/parts.m3u8': (q, res) => {
