@@ -16,6 +16,7 @@ const { eventRoutes } = require('./routes/events');
 const { openaiRoutes } = require('./routes/openai');
 const { systemRoutes } = require('./routes/system');
 const { realtimeRoutes } = require('./routes/realtime');
+const { captionRoutes } = require('./routes/captions');
 const { securityPlugin } = require('./auth/plugin');
 const { keyRingFromConfig } = require('./auth/keys');
 const { jobAdmission, StreamCounter } = require('./auth/limits');
@@ -86,6 +87,7 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
   app.register(openaiRoutes, deps);
   app.register(systemRoutes, deps);
   app.register(realtimeRoutes, deps);
+  app.register(captionRoutes, deps);
   app.register(metricsRoutes, deps);
   for (const [plugin, options] of plugins) app.register(plugin, { ...deps, ...options });
 
