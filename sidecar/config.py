@@ -61,6 +61,8 @@ class Config:
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
     max_streams: int = 16  # live streams open at once
+    max_audio_s: float = 43200.0  # MAX_AUDIO_S: the longest file transcribed (12 h); 0: no limit
+    window_s: float = 120.0  # a file is decoded and transcribed this many seconds at a time
     # The GPU check's command, before its --model/--compute-type/--deadline-s arguments.
     # None: this interpreter running sidecar.cuda.probe.
     probe_command: Optional[Tuple[str, ...]] = None
@@ -86,4 +88,6 @@ class Config:
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
             max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
+            max_audio_s=max(0.0, _number(env, "MAX_AUDIO_S", 43200.0, float)),
+            window_s=max(30.0, _number(env, "WHISPER_WINDOW_S", 120.0, float)),
         )

@@ -96,6 +96,13 @@ class UnknownStream(SidecarError):
     kind = "unknown_stream"
 
 
+class AudioTooLong(SidecarError):
+    """The audio is longer than the operator's MAX_AUDIO_S; data.duration_s and data.max_s say by how much."""
+
+    code = -32010
+    kind = "audio_too_long"
+
+
 def internal_error(exc: BaseException, kind: str = "internal") -> dict:
     """The error object for an exception nobody expected."""
     return {

@@ -21,7 +21,7 @@ from .gpu import Gpu
 from .modelcache import Key, ModelCache
 from .report import GpuReport
 from .state import DeviceState
-from .transcription import is_cuda_failure, segment_dict, start_decoding
+from .transcription import WindowedTranscription, is_cuda_failure
 from ..params import TranscribeParams
 
 log = logging.getLogger(__name__)
@@ -208,12 +208,13 @@ class Engine:
     def transcribe(self, request_id: Any, params: TranscribeParams, cancel: threading.Event,
                    enqueued_at: float) -> dict:
         queue_s = time.monotonic() - enqueued_at
-        media = audio.load(params.path)
+        # The header only: a file over MAX_AUDIO_S is refused before a sample is decoded.
+        header = audio.read_header(params.path, self.config.max_audio_s)
         decision = self.decision()
         if cancel.is_set():
             raise Cancelled("Request cancelled")
         try:
-            return self._run(request_id, params, media, params.device, cancel, queue_s, None)
+            return self._run(request_id, params, header, params.device, cancel, queue_s, None)
         except (SidecarError, InvalidParams):
             raise
         except Exception as e:
@@ -224,14 +225,14 @@ class Engine:
             self.fall_back_to_cpu(reason)
             self.status(request_id, "fallback", f"CUDA error detected, retrying with CPU mode: {e}",
                         device_name="cpu")
-            try:
-                return self._run(request_id, params, media, "cpu", cancel, queue_s, reason)
+            try:  # from the first window again: the fallback status tells clients the segments restart
+                return self._run(request_id, params, header, "cpu", cancel, queue_s, reason)
             except SidecarError:
                 raise
             except Exception as cpu_error:
                 raise CudaError(f"{reason}, and the CPU re-run failed too: {cpu_error}") from cpu_error
 
-    def _run(self, request_id, params: TranscribeParams, media: audio.Audio, device_name, cancel,
+    def _run(self, request_id, params: TranscribeParams, header: audio.Header, device_name, cancel,
              queue_s: float, fallback_reason: Optional[str]) -> dict:
         model, resolved, device_name, compute_type, load_s = self.model_for(
             request_id, params.model, device_name
@@ -241,26 +242,31 @@ class Engine:
         label = "CUDA" if device_name == "cuda" else "CPU"
         self.status(request_id, "transcribing", f"Transcribing with {label}...", 0.0, device_name)
         t0 = time.monotonic()
-        segments, info, batch_size = start_decoding(model, params, media, self.config)
-        out = []
-        for seg in segments:
+        reached = [0.0]
+
+        def progress(at_s: float) -> None:
             if cancel.is_set():
                 raise Cancelled("Request cancelled")
-            item = segment_dict(seg, params.word_timestamps)
+            if header.declared_s:  # the header's duration: the decoded one is known only at the end
+                reached[0] = done = max(reached[0], min(1.0, at_s / header.declared_s))
+                self.status(request_id, "transcribing", f"Transcribing with {label}... {done:.0%}",
+                            round(done, 4), device_name)
+
+        run = WindowedTranscription(model, params, self.config, header)
+        out = []
+        for item in run.segments(on_window=progress):
             out.append(item)
             self._notify("segment", {"request_id": request_id, "segment": item})
-            progress = min(1.0, seg.end / media.duration) if media.duration else None
-            self.status(request_id, "transcribing", f"Transcribing with {label}... {progress:.0%}",
-                        round(progress, 4) if progress is not None else None, device_name)
+            progress(item["end"])
         if cancel.is_set():
             raise Cancelled("Request cancelled")
         transcribe_s = time.monotonic() - t0
         self.status(request_id, "done", f"Transcription complete! Used: {label}", 1.0, device_name)
         return {
             "text": "".join(s["text"] for s in out).strip(),
-            "language": info.language,
-            "language_probability": round(float(info.language_probability), 4),
-            "duration": round(media.duration, 3),
+            "language": run.language,
+            "language_probability": round(float(run.language_probability), 4),
+            "duration": round(run.duration, 3),
             "segments": out,
             "device": device_name,
             "compute_type": compute_type,
@@ -268,8 +274,8 @@ class Engine:
             "fallback_reason": fallback_reason,
             "timings": {"queue_s": round(queue_s, 4), "load_s": round(load_s, 4),
                         "transcribe_s": round(transcribe_s, 4)},
-            "rtf": round(transcribe_s / media.duration, 4) if media.duration else None,
-            "batch_size": batch_size,
+            "rtf": round(transcribe_s / run.duration, 4) if run.duration else None,
+            "batch_size": run.batch_size,
         }
 
     # ---- reports ------------------------------------------------------------------------------

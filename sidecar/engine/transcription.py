@@ -1,9 +1,15 @@
-"""Transcription with faster-whisper: how a request becomes model calls, and its segments JSON.
+"""Transcription with faster-whisper: how a request becomes model calls, window by window, and its
+segments JSON.
 
-The engine (engine.py) owns the device and the models and calls these; no state lives here.
+The engine (engine.py) owns the device and the models and calls these. A file is transcribed in windows
+(audio.Decoder), so memory does not grow with its duration (issue 19); across windows the segment times
+and ids run on, the text so far is the next window's prompt (as faster-whisper's own
+condition_on_previous_text does within one call), and the language, once heard, stays fixed.
 """
 
 from __future__ import annotations
+
+from typing import Callable, Iterator, Optional
 
 from ..config import Config
 from ..errors import InvalidParams
@@ -12,6 +18,10 @@ from . import audio
 
 # Substrings of CTranslate2 / CUDA errors that mean the GPU, not the input, failed.
 _CUDA_MARKERS = ("cuda", "cublas", "cudnn", "out of memory", "cufft", "nccl", "gpu")
+# Whisper reads at most 223 prompt tokens (faster-whisper's get_prompt); this many characters cover them.
+_PROMPT_CHARS = 2000
+# Whisper's own window: a request's batch_size asks for windows that hold that many of them.
+_CHUNK_S = 30
 
 
 def is_cuda_failure(exc: BaseException) -> bool:
@@ -19,40 +29,98 @@ def is_cuda_failure(exc: BaseException) -> bool:
     return any(m in text for m in _CUDA_MARKERS)
 
 
-def start_decoding(model, params: TranscribeParams, media: audio.Audio, config: Config):
-    """Start faster-whisper on ``media``: batched from ``config.batch_threshold_s`` of audio on (or
-    when the request names a batch size), else sequential. Returns (segments, info, batch_size)."""
-    kwargs = dict(
-        language=params.language,
-        task=params.task,
-        beam_size=params.beam_size,
-        word_timestamps=params.word_timestamps,
-        initial_prompt=params.initial_prompt,
-    )
-    batch_size = params.batch_size
-    if (batch_size is None and params.vad_filter is not False and config.batch_threshold_s
-            and media.duration >= config.batch_threshold_s):
+def choose_batch_size(params: TranscribeParams, config: Config, duration_s: float) -> Optional[int]:
+    """Batched from ``config.batch_threshold_s`` of audio on (or when the request names a batch size),
+    else None: sequential."""
+    if params.batch_size:
+        return params.batch_size
+    if params.vad_filter is not False and config.batch_threshold_s and duration_s >= config.batch_threshold_s:
         # Long audio: batched was faster at equal or better WER in the benchmark (bench/RESULTS.md).
-        batch_size = config.default_batch_size
-    if batch_size:
-        from faster_whisper import BatchedInferencePipeline
-
-        vad = True if params.vad_filter is None else params.vad_filter
-        if not vad and media.duration >= 30:
-            raise InvalidParams("vad_filter", "must be true for batched transcription of audio longer "
-                                "than 30 s (batches are cut at speech pauses)")
-        segments, info = BatchedInferencePipeline(model).transcribe(
-            media.samples, batch_size=batch_size, vad_filter=vad, **kwargs)
-        return segments, info, batch_size
-    segments, info = model.transcribe(media.samples, vad_filter=bool(params.vad_filter), **kwargs)
-    return segments, info, None
+        return config.default_batch_size
+    return None
 
 
-def segment_dict(seg, with_words: bool) -> dict:
-    item = {"id": seg.id, "start": round(seg.start, 3), "end": round(seg.end, 3), "text": seg.text}
+class WindowedTranscription:
+    """One request's transcription of one file: :meth:`segments` decodes and transcribes it window by
+    window; afterwards ``language``, ``language_probability``, ``duration`` and ``batch_size`` say what
+    the whole file gave."""
+
+    def __init__(self, model, params: TranscribeParams, config: Config, header: audio.Header) -> None:
+        self._model = model
+        self._params = params
+        self._config = config
+        self._header = header
+        self.language: Optional[str] = params.language
+        self.language_probability = 1.0
+        self.duration = 0.0
+        self.batch_size: Optional[int] = None
+
+    def segments(self, on_window: Callable[[float], None] = lambda end_s: None) -> Iterator[dict]:
+        """The segments as dicts (segment_dict), in order, with file times.
+
+        Args:
+            on_window: called with the end of each window once it is transcribed (progress, cancel).
+        Raises:
+            InvalidParams: batched without VAD on audio longer than 30 s.
+            NotAudio, AudioTooLong: from the decoder (possibly after segments were yielded).
+        """
+        params = self._params
+        with audio.Decoder(self._header, self._config.max_audio_s) as decoder:
+            window = decoder.read(self._config.window_s)
+            # The header's duration, else at least the first window's (exact when it is the only one).
+            duration_s = self._header.declared_s or window.end_s
+            self.batch_size = choose_batch_size(params, self._config, duration_s)
+            decode = self._decoder_for(self.batch_size, duration_s)
+            # A batch size the request names gets windows that fill a batch: memory it asked for.
+            window_s = max(self._config.window_s, _CHUNK_S * (params.batch_size or 0))
+            next_id, said, guess = 1, params.initial_prompt or "", None
+            while window is not None:
+                # Digital silence after the first window is not worth a model call (a hostile file of
+                # hours of zeros would otherwise cost a language detection per window).
+                if len(window.samples) and (window.start_s == 0 or not audio.is_silent(window.samples)):
+                    prompt = said[-_PROMPT_CHARS:] if self.batch_size is None else params.initial_prompt
+                    found, info = decode(window.samples, self.language, prompt or None)
+                    first_id = next_id
+                    for seg in found:
+                        yield segment_dict(seg, params.word_timestamps, next_id, window.start_s)
+                        next_id, said = next_id + 1, said + seg.text
+                    if self.language is None:
+                        # Detected on this window; it stays from the first window that had speech on.
+                        guess = guess or (info.language, info.language_probability)
+                        if next_id > first_id:
+                            self.language, self.language_probability = info.language, info.language_probability
+                self.duration = window.end_s
+                on_window(window.end_s)
+                window = decoder.read(window_s)
+        if self.language is None:  # no window had speech: what the first one guessed
+            self.language, self.language_probability = guess
+
+    def _decoder_for(self, batch_size: Optional[int], duration_s: float):
+        """(samples, language, prompt) -> (segments, info), by the batched pipeline or sequentially."""
+        params = self._params
+        kwargs = dict(task=params.task, beam_size=params.beam_size, word_timestamps=params.word_timestamps)
+        if batch_size:
+            from faster_whisper import BatchedInferencePipeline
+
+            vad = True if params.vad_filter is None else params.vad_filter
+            if not vad and duration_s >= _CHUNK_S:
+                raise InvalidParams("vad_filter", "must be true for batched transcription of audio longer "
+                                    "than 30 s (batches are cut at speech pauses)")
+            pipeline = BatchedInferencePipeline(self._model)
+            return lambda samples, language, prompt: pipeline.transcribe(
+                samples, batch_size=batch_size, vad_filter=vad, language=language, initial_prompt=prompt,
+                **kwargs)
+        return lambda samples, language, prompt: self._model.transcribe(
+            samples, vad_filter=bool(params.vad_filter), language=language, initial_prompt=prompt, **kwargs)
+
+
+def segment_dict(seg, with_words: bool, seg_id: Optional[int] = None, offset_s: float = 0.0) -> dict:
+    """A faster-whisper segment as JSON, ``offset_s`` added to its times (its window's start)."""
+    item = {"id": seg.id if seg_id is None else seg_id, "start": round(seg.start + offset_s, 3),
+            "end": round(seg.end + offset_s, 3), "text": seg.text}
     if with_words and seg.words:
         item["words"] = [
-            {"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
+            {"start": round(w.start + offset_s, 3), "end": round(w.end + offset_s, 3), "word": w.word,
              "probability": round(float(w.probability), 4)}
             for w in seg.words
         ]
