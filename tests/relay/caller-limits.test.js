@@ -14,53 +14,17 @@ const fs = require('node:fs');
 const net = require('node:net');
 const http = require('node:http');
 const path = require('node:path');
-const { AUDIO, fixture, tempDir, startSidecar, startRelay } = require('./helpers');
+const { AUDIO, fixture, tempDir } = require('./helpers');
 const { newKey, call, audioForm, until } = require('./keyed');
 const { JobStore } = require('../../relay/store');
 const { reloadKeysOnSighup } = require('../../relay.js');
+const { callerTestBed } = require('./caller-fixtures');
 
 const A = newKey('a');
 const B = newKey('b');
 
-let sidecar;
-let stall; // an "endless audio" server that answers after a moment and then sends nothing
-const relays = [];
-
-before(async () => {
-  sidecar = await startSidecar();
-  stall = await startStallServer();
-});
-
-after(async () => {
-  for (const relay of relays) await relay.close();
-  if (stall) await stall.close();
-  if (sidecar) await sidecar.stop();
-});
-
-/**
- * GET answers 200 audio/flac without a length after `delayMs` (the kind is unknown meanwhile), sends
- * the first bytes of a FLAC file (enough to tell the kind) and then stays silent.
- */
-function startStallServer({ delayMs = 1500 } = {}) {
-  const head = fs.readFileSync(fixture('hello.flac')).subarray(0, 64);
-  const server = http.createServer((req, res) => {
-    const timer = setTimeout(() => {
-      res.writeHead(200, { 'content-type': 'audio/flac', 'cache-control': 'no-cache' });
-      res.write(head);
-    }, delayMs);
-    req.on('close', () => clearTimeout(timer));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    url: `http://127.0.0.1:${server.address().port}/live.mp3`,
-    close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
-  })));
-}
-
-async function relayWith(config) {
-  const relay = await startRelay({ sidecar, config });
-  relays.push(relay);
-  return relay;
-}
+const { relayWith, stall: stallServer } = callerTestBed({ before, after });
+const stall = { get url() { return stallServer().url; } };
 
 async function stopAll(relay, key) {
   const { jobs } = (await call(relay.url, 'GET', '/api/transcriptions', { key })).body;
@@ -260,7 +224,7 @@ test('a key removed from the keys file on SIGHUP loses its open streams and its 
 
     fs.writeFileSync(keysFile, `${A}\n`);
     process.kill(process.pid, 'SIGHUP');
-    await streamB.closed; // the relay ended B's stream
+    await within(streamB.closed, 20000, 'the relay to end B\'s stream');
     await until(() => relay.app.store.get(jobB.id).state === 'done', 20000, 'B\'s live job to stop');
     assert.equal(relay.app.store.get(jobB.id).stopped, true);
     assert.equal(streamA.isClosed(), false, 'A\'s stream stays open');
@@ -272,6 +236,12 @@ test('a key removed from the keys file on SIGHUP loses its open streams and its 
     await stopAll(relay, A);
   }
 });
+
+function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 /** An SSE stream on a raw request: {opened, closed (the server ended it), isClosed(), close()}. */
 function openStream(baseUrl, id, key) {
