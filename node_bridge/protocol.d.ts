@@ -383,7 +383,7 @@ export interface StreamSpeech {
   next_id: number;
 }
 /**
- * A human status line. A live stream's status also has stream_id (stage 'live' about once a second while audio flows, with lag_s, buffered_s, received_s; 'error' when the stream failed; 'fallback' after a CUDA error).
+ * A human status line. A live stream's status also has stream_id (stage 'live' about once a second while audio flows, with lag_s, buffered_s, received_s and capacity; 'error' when the stream failed; 'fallback' after a CUDA error).
  */
 export interface SidecarStatus {
   /**
@@ -413,4 +413,21 @@ export interface SidecarStatus {
   lag_s?: number;
   buffered_s?: number;
   received_s?: number;
+  capacity?: StreamCapacity;
+}
+/**
+ * A live status line's view of the stream worker, the same for every stream (the relay's /metrics reads it): load is the share of the last 30 s spent decoding, headroom 1 - load; decode_s_per_audio_s what one second of stream audio cost (null before any audio); measured_audio_s the audio behind those figures; partials_thinned, loops (decodes cut at a repetition or compression loop), decode_failed (windows of speech that decoded to no text, sent as gaps) and batch_sizes (decodes by windows in the batch) count since the sidecar started.
+ */
+export interface StreamCapacity {
+  open_streams: number;
+  headroom: number;
+  load: number;
+  decode_s_per_audio_s: number | null;
+  measured_audio_s: number;
+  partials_thinned: number;
+  loops: number;
+  decode_failed: number;
+  batch_sizes: {
+    [k: string]: number;
+  };
 }

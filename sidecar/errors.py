@@ -103,6 +103,14 @@ class AudioTooLong(SidecarError):
     kind = "audio_too_long"
 
 
+class CapacityExceeded(SidecarError):
+    """A new live stream would take the stream worker past real time; data names the measured figures
+    (open_streams, load, projected_load, decode_s_per_audio_s, limit, retry_after_s)."""
+
+    code = -32011
+    kind = "capacity"
+
+
 def internal_error(exc: BaseException, kind: str = "internal") -> dict:
     """The error object for an exception nobody expected."""
     return {

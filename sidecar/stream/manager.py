@@ -1,11 +1,15 @@
 """Live streams: open, write, close, abort, and the one thread that decodes them all.
 
-Scheduling (README "Live streams"): one stream worker thread decodes every stream's next window in
-turn — a stretch closed by a pause (a final) before an open stretch (a partial), the longest-waiting
-first. File jobs keep their own worker; both use the same warm model, whose calls CTranslate2 runs
-one at a time in arrival order, so a long file and live streams interleave call by call: a stream
-waits at most for one 30-s window of a file, and a file is never held back by more than the streams'
-own calls.
+Scheduling (README "Live streams"): one stream worker thread decodes the streams' next windows — a
+stretch closed by a pause (a final) before an open stretch (a partial), the longest-waiting first.
+Windows that are due together (those that became due while the previous batch decoded) and can share
+a decode (same model, language, task, and both finals or both partials) go as one batch of at most
+MAX_BATCH: one encoder pass and one generate for all. Partials are greedy (beam 1); finals of a closed
+stretch use the stream's beam_size. When decoding keeps the worker busy, partials are spaced further
+apart (capacity.py) before finals are delayed, and a stream_open that would take it past real time is
+refused with ``capacity``. File jobs keep their own worker; both use the same warm model, whose calls
+CTranslate2 runs one at a time in arrival order, so a long file and live streams interleave call by
+call.
 """
 
 from __future__ import annotations
@@ -15,28 +19,33 @@ import logging
 import threading
 import time
 from concurrent.futures import Future
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..errors import Cancelled, NotAudio, QueueFull, SidecarError, UnknownStream
+from .capacity import Capacity
 from .decoder import MAX_BACKLOG_BYTES, make_decoder
 from .session import LiveStream, Plan, StreamOptions
-from .step import decode_window
+from .step import Window, decode_batch
 
 log = logging.getLogger(__name__)
 
 Notify = Callable[[str, dict], None]
 TICK_S = 0.25
+MAX_BATCH = 8  # windows decoded together at most
+PARTIAL_BEAM = 1  # greedy: a partial is replaced within a second anyway
 
 
 class StreamManager:
     def __init__(self, engine, notify: Notify, max_streams: int = 16,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, capacity: Optional[Capacity] = None) -> None:
         """
         Args:
             engine: the sidecar's Engine (models, device decision, CUDA fallback).
             notify: (method, params) for ``segment`` and ``status`` notifications.
+            capacity: what the worker measures about itself (a fresh one by default).
         """
         self._engine = engine
+        self.capacity = capacity or Capacity(clock)
         self._notify = notify
         self._max = max_streams
         self._clock = clock
@@ -60,8 +69,9 @@ class StreamManager:
             if len(self._streams) >= self._max:
                 raise QueueFull(f"{self._max} streams are open already; close one or retry later",
                                 open_streams=len(self._streams))
+            self.capacity.check_open(len(self._streams))
             stream_id = f"s{next(self._ids)}"
-            stream = LiveStream(stream_id, options, self._notify, clock=self._clock)
+            stream = LiveStream(stream_id, options, self._notify, clock=self._clock, capacity=self.capacity)
             decoder = make_decoder(
                 options.format,
                 on_audio=lambda samples: self._on_audio(stream, samples),
@@ -113,6 +123,7 @@ class StreamManager:
             future = self._closing.pop(stream_id, None)
         if stream is None:
             raise UnknownStream(f"No open stream {stream_id!r}", stream_id=stream_id)
+        self.capacity.forget(stream_id)
         decoder.close()
         if future is not None:
             future.set_exception(Cancelled(f"Stream {stream_id} was aborted"))
@@ -180,52 +191,62 @@ class StreamManager:
     def _tick(self) -> None:
         while (streams := self._open_streams()) is not None:
             now = self._clock()
+            snapshot = self.capacity.snapshot(len(streams)) if streams else None
             for stream in streams:
-                stream.maybe_status(now)
+                stream.maybe_status(now, capacity=snapshot)
             time.sleep(TICK_S)
 
     def _work(self) -> None:
         while (streams := self._open_streams()) is not None:
             now = self._clock()
-            best = None
+            factor = self.capacity.step_factor()
+            ready = []
             for stream in streams:
-                plan = stream.plan(now)
-                if plan is not None and (best is None or _priority(plan) < _priority(best[1])):
-                    best = (stream, plan)
+                plan = stream.plan(now, factor)
+                if plan is not None:
+                    ready.append((stream, plan))
                 self._finish_if_done(stream)
-            if best is None:
+            if not ready:
                 with self._cond:
                     self._cond.wait(TICK_S)
                 continue
+            batch = pick_batch(ready)
             try:
-                self._step(*best)
+                self._step(batch)
             except Exception:  # never let one stream stop the others
-                log.exception("stream %s: decode failed", best[0].id)
-                best[0].skip(best[1], "decode_failed")
+                log.exception("streams %s: decode failed", [s.id for s, _ in batch])
+                for stream, plan in batch:
+                    self.capacity.count("decode_failed")
+                    stream.skip(plan, "decode_failed")
 
     def _finish_if_done(self, stream: LiveStream) -> None:
         with self._cond:
             future = self._closing.get(stream.id)
         if future is None or not stream.finished():
             return
-        stream.maybe_status(self._clock(), force=True)
+        stream.maybe_status(self._clock(), force=True, capacity=self.capacity.snapshot(self.open_count()))
         with self._cond:
             self._closing.pop(stream.id, None)
             self._streams.pop(stream.id, None)
             self._decoders.pop(stream.id, None)
+        self.capacity.forget(stream.id)
         log.info("stream %s closed", stream.id)
         future.set_result(stream.result())
 
-    def _step(self, stream: LiveStream, plan: Plan) -> None:
-        opts = stream.options
+    def _step(self, batch: List[Tuple[LiveStream, Plan]]) -> None:
+        """Decode a batch of windows (see ``pick_batch``) and hand each stream its own result."""
+        first, plan = batch[0]
+        opts = first.options
         model, resolved, device, compute_type, load_s = self._engine.model_for(None, opts.model, opts.device)
         fallback = self._engine.decision().fallback_reason if device == "cpu" else None
-        stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=fallback)
-        samples = stream.window(plan)
+        for stream, _ in batch:
+            stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=fallback)
+        windows = [Window(stream.window(p), stream.prompt()) for stream, p in batch]
+        beam = opts.beam_size if plan.closing else PARTIAL_BEAM
+        language = first.language
         t0 = time.monotonic()
         try:
-            result = decode_window(model, samples, language=stream.language, task=opts.task,
-                                   beam_size=opts.beam_size, prompt=stream.prompt())
+            results = decode_batch(model, windows, language=language, task=opts.task, beam_size=beam)
         except SidecarError:
             raise
         except Exception as e:
@@ -236,17 +257,42 @@ class StreamManager:
             reason = f"CUDA failed during a live stream ({type(e).__name__}: {e}); continuing on the CPU"
             log.warning("%s", reason)
             self._engine.fall_back_to_cpu(reason)
-            self._notify("status", {"request_id": None, "stream_id": stream.id, "stage": "fallback",
-                                    "message": f"CUDA error detected, retrying with CPU mode: {e}",
-                                    "progress": None, "device": "cpu"})
             model, resolved, device, compute_type, load_s = self._engine.model_for(None, opts.model, "cpu")
-            stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=reason)
+            for stream, _ in batch:
+                self._notify("status", {"request_id": None, "stream_id": stream.id, "stage": "fallback",
+                                        "message": f"CUDA error detected, retrying with CPU mode: {e}",
+                                        "progress": None, "device": "cpu"})
+                stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=reason)
             t0 = time.monotonic()
-            result = decode_window(model, samples, language=stream.language, task=opts.task,
-                                   beam_size=opts.beam_size, prompt=stream.prompt())
-        stream.apply(plan, result, time.monotonic() - t0)
+            results = decode_batch(model, windows, language=language, task=opts.task, beam_size=beam)
+        elapsed = time.monotonic() - t0
+        total = sum(w.samples.size for w in windows) or 1
+        shares = [elapsed * w.samples.size / total for w in windows]
+        self.capacity.add_decode({stream.id: share for (stream, _), share in zip(batch, shares)}, len(batch))
+        for (stream, p), share, result in zip(batch, shares, results):
+            if p.thinned:
+                self.capacity.count("partials_thinned", p.thinned)
+            stream.apply(p, result, share)
 
 
 def _priority(plan: Plan) -> tuple:
     # finals (closed stretches) first, then the longest-waiting
     return (0 if plan.closing else 1, plan.due)
+
+
+def _batch_key(stream: LiveStream, plan: Plan) -> Optional[tuple]:
+    """Windows with equal keys can share one decode; None: this one goes alone (language unknown)."""
+    if stream.language is None:
+        return None
+    opts = stream.options
+    return (opts.model, opts.device, stream.language, opts.task, plan.closing,
+            opts.beam_size if plan.closing else PARTIAL_BEAM)
+
+
+def pick_batch(ready: List[Tuple[LiveStream, Plan]], limit: int = MAX_BATCH) -> List[Tuple[LiveStream, Plan]]:
+    """The most urgent window, and the others due now that can share its decode (most urgent first)."""
+    ready = sorted(ready, key=lambda sp: _priority(sp[1]))
+    key = _batch_key(*ready[0])
+    if key is None:
+        return ready[:1]
+    return [sp for sp in ready if _batch_key(*sp) == key][:limit]

@@ -50,3 +50,151 @@ def test_a_forced_commit_of_a_segment_that_reaches_the_end_still_moves_on():
     stream.apply(plan, _result((0.0, 21.6, " One long run of words.", False)), decode_s=0.1)
     assert [f["text"] for f in _finals(sent)] == [" One long run of words."]
     assert stream.committed == 22 * SR, "a segment that covers the window commits it all"
+
+
+# ---- words: LocalAgreement, guards, gaps, thinning ------------------------------------------------
+from sidecar.stream.capacity import Capacity  # noqa: E402
+from sidecar.stream.speech import SpeechTracker  # noqa: E402
+from sidecar.stream.step import WordTime  # noqa: E402
+
+
+def _said(text, start=0.0, dur=0.4, finished=False, end=None):
+    """A piece of words said one after another from ``start`` (seconds from the window's start)."""
+    ws = tuple(WordTime(round(start + i * dur, 3), round(start + (i + 1) * dur, 3), " " + t)
+               for i, t in enumerate(text.split()))
+    return Piece(start, end if end is not None else ws[-1].end, "".join(w.text for w in ws), finished, ws)
+
+
+def _words_result(*pieces, avg_logprob=-0.2):
+    return StepResult(pieces=list(pieces), language="en", language_probability=1.0, no_speech=False,
+                      avg_logprob=avg_logprob)
+
+
+def _partials(sent):
+    return [p["segment"] for m, p in sent if m == "segment" and not p["segment"]["final"]]
+
+
+def _decode(stream, seconds, result, now):
+    stream.add_audio(np.zeros(int(seconds * SR), dtype=np.float32))
+    plan = stream.plan(now=now)
+    assert plan is not None and not plan.closing
+    stream.apply(plan, result, decode_s=0.1)
+    return plan
+
+
+def test_words_two_decodes_agree_on_become_one_final_and_the_rest_stays_partial():
+    stream, sent = _stream()
+    _decode(stream, 2.0, _words_result(_said("the weather today")), now=0.0)
+    assert _finals(sent) == [], "one decode commits nothing"
+    _decode(stream, 1.0, _words_result(_said("the weather today is sunny")), now=1.0)
+    finals = _finals(sent)
+    assert [f["text"] for f in finals] == [" the weather today"]
+    assert (finals[0]["start"], finals[0]["end"]) == (0.0, 1.2), "the final spans its words"
+    assert _partials(sent)[-1]["text"] == " is sunny" and _partials(sent)[-1]["id"] == 1
+    _decode(stream, 1.0, _words_result(_said("the weather today is sunny with a")), now=2.0)
+    finals = _finals(sent)
+    assert [f["text"] for f in finals] == [" the weather today", " is sunny"], "earlier finals never change"
+    assert finals[1]["start"] >= finals[0]["end"] and [f["id"] for f in finals] == [0, 1]
+    assert stream.committed == 0, "no phrase is closed yet: the window still starts at 0"
+
+
+def test_a_closed_phrase_whose_words_are_all_final_moves_the_window_to_its_end():
+    stream, sent = _stream()
+    first = _said("please call me back", finished=True, end=1.7)
+    second = _said("the meeting", start=1.8)
+    _decode(stream, 3.0, _words_result(first, second), now=0.0)
+    _decode(stream, 1.0, _words_result(first, _said("the meeting starts", start=1.8)), now=1.0)
+    assert [f["text"] for f in _finals(sent)] == [" please call me back the meeting"]
+    assert stream.committed == int(1.7 * SR), "cut at the closed phrase's end, never inside a word"
+    plan = _decode(stream, 1.0, _words_result(_said("the meeting starts on monday", start=0.1)), now=2.0)
+    assert plan.start == int(1.7 * SR)
+    assert [f["text"] for f in _finals(sent)] == [" please call me back the meeting", " starts"], \
+        "final words come once; the word the last two decodes agree on follows"
+    assert _partials(sent)[-1]["text"] == " on monday"
+
+
+def test_a_loop_two_decodes_agree_on_is_never_committed_and_the_prompt_is_reset():
+    meter = Capacity()
+    sent = []
+    stream = LiveStream("s1", StreamOptions(vad=False, language="en"), lambda m, p: sent.append((m, p)),
+                        capacity=meter)
+    _decode(stream, 2.0, _words_result(_said("hello world")), now=0.0)
+    _decode(stream, 1.0, _words_result(_said("hello world this")), now=1.0)
+    assert [f["text"] for f in _finals(sent)] == [" hello world"]
+    assert stream.prompt() == "hello world"
+    loop = _said("hello world this is my channel" + " this is my channel" * 5)
+    _decode(stream, 1.0, _words_result(loop), now=2.0)
+    _decode(stream, 1.0, _words_result(loop), now=3.0)
+    assert [f["text"] for f in _finals(sent)] == [" hello world"], "the loop was shown, never final"
+    assert meter.loops == 2 and stream.prompt() is None, "and it is no longer the prompt"
+    assert "channel this is my channel" not in _partials(sent)[-1]["text"], "the partial stops where it loops"
+
+
+def test_a_doubtful_decode_commits_nothing_and_is_nothing_to_agree_with():
+    stream, sent = _stream()
+    _decode(stream, 2.0, _words_result(_said("fine words here")), now=0.0)
+    _decode(stream, 1.0, _words_result(_said("fine words here now"), avg_logprob=-1.6), now=1.0)
+    _decode(stream, 1.0, _words_result(_said("fine words here now")), now=2.0)
+    assert _finals(sent) == [], "a decode below the log-prob gate neither commits nor counts as agreement"
+    _decode(stream, 1.0, _words_result(_said("fine words here now and")), now=3.0)
+    assert [f["text"] for f in _finals(sent)] == [" fine words here now"]
+
+
+class _Vad:
+    """Speech for the first ``speech_s`` seconds, silence after."""
+
+    def __init__(self, speech_s):
+        self.windows, self.pending, self.speech_windows = 0, 0, int(speech_s * SR) // 512
+
+    def feed(self, samples):
+        count, self.pending = divmod(self.pending + samples.size, 512)
+        probs = [1.0 if self.windows + i < self.speech_windows else 0.0 for i in range(count)]
+        self.windows += count
+        return np.array(probs, dtype=np.float32)
+
+    def reset(self):
+        self.pending = 0
+
+
+def test_speech_that_decodes_to_no_text_twice_is_a_decode_failed_gap_not_silence():
+    meter = Capacity()
+    sent = []
+    stream = LiveStream("s1", StreamOptions(language="en"), lambda m, p: sent.append((m, p)),
+                        capacity=meter, speech=SpeechTracker(_Vad(2.0), silence_s=0.5))
+    stream.add_audio(np.zeros(3 * SR, dtype=np.float32))  # 2 s of speech, then a pause: the turn closes
+    plan = stream.plan(now=0.0)
+    assert plan.closing
+    stream.apply(plan, _words_result(), decode_s=0.1)
+    assert _finals(sent) == [] and stream.committed == 0, "decoded once more first"
+    again = stream.plan(now=0.1)
+    assert (again.start, again.end, again.closing) == (plan.start, plan.end, True)
+    stream.apply(again, _words_result(), decode_s=0.1)
+    gap = _finals(sent)
+    assert len(gap) == 1 and gap[0]["gap"] and gap[0]["reason"] == "decode_failed" and gap[0]["text"] == ""
+    assert gap[0]["start"] == 0.0 and gap[0]["end"] >= 2.0, "the gap covers the speech it lost"
+    assert meter.decode_failed == 1
+
+
+def test_thinned_partials_leave_finals_in_order_and_unchanged():
+    stream, sent = _stream()
+    stream.add_audio(np.zeros(2 * SR, dtype=np.float32))
+    plan = stream.plan(now=0.0, step_factor=2.0)
+    assert plan.thinned == 1, "unloaded, this window would have had a partial at 1 s"
+    stream.apply(plan, _words_result(_said("one two")), decode_s=0.1)
+    stream.add_audio(np.zeros(SR, dtype=np.float32))
+    assert stream.plan(now=1.0, step_factor=2.0) is None, "loaded: one second of new audio waits"
+    text = "one two three four five six seven eight nine ten eleven twelve"
+    seen = []
+    for n in range(3, 12):
+        stream.add_audio(np.zeros(SR, dtype=np.float32))
+        plan = stream.plan(now=float(n), step_factor=2.0)
+        if plan is None:
+            continue
+        assert plan.thinned == 1, "each loaded decode stands for a partial left out"
+        stream.apply(plan, _words_result(_said(" ".join(text.split()[:n]))), decode_s=0.1)
+        finals = _finals(sent)
+        assert finals[:len(seen)] == seen, "a final never changes"
+        seen = finals
+    joined = "".join(f["text"] for f in seen)
+    assert joined == " " + " ".join(text.split()[:len(joined.split())]), "finals come in order, words whole"
+    assert len(joined.split()) >= 6

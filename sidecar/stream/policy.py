@@ -1,0 +1,88 @@
+"""The commit policy of an open stretch: which words of a decode become final now, and where the audio
+may be cut (the next decode's window starts there).
+
+Words are final when (README "Live streams"):
+- two decodes in a row agree on them (LocalAgreement-2, agreement.py), or
+- they end a phrase Whisper closed with a timestamp pair at a pause the VAD heard, or
+- the stretch reached FORCE_COMMIT_S: then every phrase but the last is final (or one phrase that
+  stops more than a second before the audio does: the rest is decoded again).
+
+The audio is cut only at the end of a closed phrase whose words are all final, so a cut never falls
+inside a word, and what follows it is decoded again from its start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+from .agreement import HypothesisBuffer, Word
+from .step import Piece
+
+FORCE_COMMIT_S = 20.0  # an open stretch this long commits even what is not yet stable
+END_MARGIN_S = 0.3  # a phrase ending this near the window's end may still grow
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Decision:
+    words: List[Word]  # the new finals, in order
+    cut_s: Optional[float]  # seconds from the window's start where the audio may be cut, or None
+
+
+def words_of(pieces: List[Piece], offset_s: float) -> List[Word]:
+    """The decode's words in absolute seconds; a phrase without word times counts as one word."""
+    out: List[Word] = []
+    for p in pieces:
+        if p.words:
+            out.extend(Word(round(offset_s + w.start, 3), round(offset_s + w.end, 3), w.text) for w in p.words)
+        elif p.text.strip():
+            out.append(Word(round(offset_s + p.start, 3), round(offset_s + p.end, 3), p.text))
+    return out
+
+
+def decide_open(hyp: HypothesisBuffer, pieces: List[Piece], offset_s: float, window_s: float,
+                pause_at: Callable[[float], bool], stopped_short: Callable[[], bool]) -> Decision:
+    """What an open decode commits. ``hyp`` already holds this decode's words (``insert``).
+
+    Args:
+        pause_at: whether the VAD heard a pause at this window time (seconds from its start).
+        stopped_short: whether the only phrase stops well before the window's end with speech after it.
+    """
+    # the newest decode's last word may be cut off by the window's end, or stretched to it: it waits
+    count = max(0, min(hyp.agreed_count(), len(hyp.pending) - 1))
+    # leading closed phrases that end at a pause are stable without waiting for another decode
+    for p in pieces[:-1]:
+        if not p.finished or p.end >= window_s - END_MARGIN_S or not pause_at(p.end):
+            break
+        count = max(count, hyp.count_before(offset_s + p.end))
+    cut_override: Optional[float] = None
+    if count == 0 and window_s >= FORCE_COMMIT_S:
+        if len(pieces) > 1:
+            count, cut_override = hyp.count_before(offset_s + pieces[-2].end), pieces[-2].end
+        elif pieces and pieces[0].end > 0.5 and stopped_short():
+            count, cut_override = len(hyp.pending), pieces[0].end  # decode the rest again
+        else:
+            count, cut_override = len(hyp.pending), window_s
+    committed = hyp.take(count)
+    if cut_override is not None:
+        return Decision(committed, cut_override)
+    return Decision(committed, phrase_cut(pieces, offset_s, hyp.committed_end))
+
+
+def phrase_cut(pieces: List[Piece], offset_s: float, committed_end: Optional[float]) -> Optional[float]:
+    """The end of the last closed phrase (in window seconds) whose words are all final, or None.
+
+    The cut goes no later than the next phrase's first word, which the aligner may place earlier.
+    """
+    if committed_end is None:
+        return None
+    cut = None
+    for i, p in enumerate(pieces):
+        last_end = p.words[-1].end if p.words else p.end
+        if not p.finished or offset_s + last_end > committed_end + EPS:
+            break
+        cut = p.end
+        if i + 1 < len(pieces) and pieces[i + 1].words:
+            cut = min(cut, pieces[i + 1].words[0].start)
+    return cut

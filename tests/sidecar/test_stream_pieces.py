@@ -1,0 +1,193 @@
+"""The live stream's pieces, each alone: the timeline, the speech tracker, LocalAgreement over words,
+the loop guards, and the capacity meter. No model runs; decode results and VAD probabilities are made here.
+"""
+
+import numpy as np
+import pytest
+
+from sidecar.errors import CapacityExceeded
+from sidecar.stream import capacity as cap
+from sidecar.stream.agreement import HypothesisBuffer, Word
+from sidecar.stream.guards import check, compression_ratio, repetition_start
+from sidecar.stream.speech import SpeechTracker
+from sidecar.stream.step import ENCODE_FLOOR_S, MAX_WINDOW_S, TAIL_PAD_S, encoder_samples
+from sidecar.stream.timeline import SR, Timeline
+from sidecar.stream.vad import WINDOW
+
+
+def words(*spec, start=0.0, dur=0.4):
+    """Words said one after another from ``start``: words("a", "b") -> [a 0-0.4, b 0.4-0.8]."""
+    return [Word(round(start + i * dur, 3), round(start + (i + 1) * dur, 3), " " + t) for i, t in enumerate(spec)]
+
+
+class ScriptedVad:
+    """A VAD whose probability for each 32-ms window is given by ``speech(window index)``."""
+
+    def __init__(self, speech):
+        self.speech = speech
+        self.windows = 0
+        self.pending = 0
+
+    def feed(self, samples):
+        total = self.pending + samples.size
+        count, self.pending = divmod(total, WINDOW)
+        probs = [1.0 if self.speech(self.windows + i) else 0.0 for i in range(count)]
+        self.windows += count
+        return np.array(probs, dtype=np.float32)
+
+    def reset(self):
+        self.pending = 0
+
+
+# ---- timeline -----------------------------------------------------------------------------------
+def test_timeline_times_count_gaps_from_where_they_happen_and_drops_never_pass_a_break():
+    tl = Timeline(keep_s=0.25)
+    tl.append(np.zeros(2 * SR, np.float32))
+    tl.add_break(3.0, "gap")
+    tl.append(np.zeros(SR, np.float32))
+    assert tl.received_s() == 6.0, "a gap not yet passed counts in received_s at once"
+    assert tl.limit() == 2 * SR
+    assert tl.time_of(2 * SR) == 2.0
+    assert tl.drop_point(keep_s=0.5) == 2 * SR, "a drop stops at the break"
+    tl.advance(2 * SR)
+    brk = tl.pass_break()
+    assert (brk.at, brk.gap_s, brk.reason) == (2 * SR, 3.0, "gap")
+    assert tl.time_of(2 * SR) == 5.0 and tl.time_of(3 * SR) == 6.0
+    assert tl.buffered_s() == 1.0
+    assert tl.window(2 * SR, 3 * SR).size == SR
+    assert not tl.advance(SR), "the commit point never goes back"
+
+
+# ---- speech -------------------------------------------------------------------------------------
+def test_speech_tracker_turns_pauses_and_speech_seconds():
+    said = set(range(10, 40)) | set(range(60, 90))  # two runs of ~1 s, a 0.64-s pause between
+    events = []
+    sp = SpeechTracker(ScriptedVad(lambda i: i in said), silence_s=0.5)
+    sp.feed(np.zeros(120 * WINDOW, np.float32), 120 * WINDOW, lambda e, i: events.append((e, i)))
+    assert events == [("started", 10 * WINDOW)], "a turn starts once; stopping it is the stream's call"
+    assert sp.runs == [[10 * WINDOW, 40 * WINDOW], [60 * WINDOW, 90 * WINDOW]]
+    assert sp.pause_near(40 * WINDOW) and not sp.pause_near(25 * WINDOW)
+    assert sp.paused(), "30 windows (0.96 s) of silence after the last speech"
+    assert sp.speech_in(0, 120 * WINDOW) == pytest.approx(60 * WINDOW / SR)
+    assert sp.pending_after(89 * WINDOW) and not sp.pending_after(90 * WINDOW)
+    assert SpeechTracker(None, 0.5).speech_in(0, SR) == 1.0, "without a VAD all audio is speech"
+
+
+# ---- LocalAgreement over words --------------------------------------------------------------------
+def test_two_decodes_that_agree_commit_their_common_words_and_only_those():
+    hyp = HypothesisBuffer()
+    hyp.insert(words("hello", "world", "this", "is"))
+    assert hyp.agreed() == [], "one decode alone commits nothing"
+    hyp.insert(words("Hello,", "world.", "This", "was", "a"))
+    committed = hyp.agreed()
+    assert [w.text for w in committed] == [" Hello,", " world.", " This"], "case and punctuation do not count"
+    assert [w.text for w in hyp.pending] == [" was", " a"]
+    # the next decode still holds the committed words (same audio): they are not committed twice
+    hyp.insert(words("Hello", "world", "this", "was", "a", "test"))
+    assert [w.text for w in hyp.agreed()] == [" was", " a"]
+    assert hyp.committed_end == pytest.approx(2.0)
+
+
+def test_a_final_word_placed_a_little_later_by_the_aligner_is_not_committed_again():
+    hyp = HypothesisBuffer()
+    hyp.insert(words("one", "two", "three"))
+    hyp.insert(words("one", "two", "three", "four"))
+    assert [w.text for w in hyp.agreed()] == [" one", " two", " three"]
+    # "three" comes back starting after the last final ended (jitter), then new words
+    later = [Word(1.25, 1.6, " three"), Word(1.6, 2.0, " four"), Word(2.0, 2.4, " five")]
+    hyp.insert(later)
+    assert [w.text for w in hyp.pending] == [" four", " five"], "the head matching the last finals is dropped"
+
+
+def test_take_commits_unagreed_words_and_distrust_stops_agreement():
+    hyp = HypothesisBuffer()
+    hyp.insert(words("a", "b", "c"))
+    assert hyp.count_before(0.8) == 2
+    assert [w.text for w in hyp.take(2)] == [" a", " b"]
+    hyp.insert(words("c", "d", start=0.8))
+    hyp.distrust()
+    hyp.insert(words("c", "d", start=0.8))
+    assert hyp.agreed() == [], "a distrusted decode is nothing to agree with"
+
+
+# ---- guards ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text,start", [
+    ("hello world this is my channel this is my channel this is my channel", 6),
+    ("no no no no no", 1),
+    ("a b c d a b c d", 4),
+    ("i don't know i don't know", None),
+    ("i don't know i don't know i don't know", 3),
+    ("the cat sat on the mat", None),
+    ("very very good", None),
+    ("one two one two", None),  # a pair said twice can be speech
+    ("one two one two one two", 2),
+])
+def test_repetition_start_finds_the_second_saying_of_a_looping_phrase(text, start):
+    assert repetition_start(text.split()) == start
+
+
+def test_check_cuts_a_loop_and_flags_doubtful_decodes():
+    looped = words(*("Hello world! This is my channel." + " This is my channel." * 6).split())
+    verdict = check(looped, avg_logprob=-0.3)
+    assert verdict.loop and verdict.keep == 6 and verdict.confident
+    fine = words(*"The weather today is sunny with a light breeze".split())
+    assert check(fine, -0.3) == type(verdict)(len(fine), False, True)
+    assert not check(fine, -1.4).confident
+    assert compression_ratio("la " * 60) > 2.4 > compression_ratio("The weather today is sunny with a light breeze.")
+
+
+# ---- the encoder window ---------------------------------------------------------------------------
+def test_encoder_window_has_a_floor_and_silence_after_the_audio():
+    assert encoder_samples(SR) == int(ENCODE_FLOOR_S * SR), "a 1-s clip is encoded as the floor"
+    assert encoder_samples(10 * SR) == int((10 + TAIL_PAD_S) * SR)
+    assert encoder_samples(29 * SR) == int(MAX_WINDOW_S * SR), "never more than Whisper's 30 s"
+
+
+# ---- capacity -------------------------------------------------------------------------------------
+class Clock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_capacity_refuses_a_stream_that_would_pass_real_time_and_names_the_figures():
+    clock = Clock()
+    meter = cap.Capacity(clock)
+    meter.check_open(0)  # nothing measured: the first stream always opens
+    for second in range(20):  # one stream, 20 s of audio, 0.6 s of decoding each second
+        clock.t += 1.0
+        meter.add_audio("s1", 1.0)
+        meter.add_decode({"s1": 0.6}, batch_size=1)
+    figures = meter.figures()
+    assert figures["load"] == pytest.approx(0.6, abs=0.05)
+    assert figures["decode_s_per_audio_s"] == pytest.approx(0.6)
+    with pytest.raises(CapacityExceeded) as refused:
+        meter.check_open(1)
+    e = refused.value.to_error()
+    assert e["code"] == -32011 and e["data"]["kind"] == "capacity"
+    assert e["data"]["open_streams"] == 1 and e["data"]["projected_load"] == pytest.approx(1.2, abs=0.1)
+    assert e["data"]["decode_s_per_audio_s"] == pytest.approx(0.6) and e["data"]["retry_after_s"] > 0
+    assert f"{e['data']['load']:.0%} busy" in e["message"] and "costs 0.6 s" in e["message"], e["message"]
+    assert meter.step_factor() == 1.0, "0.6 is not loaded enough to thin partials"
+    meter.forget("s1")
+    meter.check_open(1)  # a closed stream's cost no longer counts
+
+
+def test_capacity_thins_partials_when_loaded_and_counts_what_the_relay_shows():
+    clock = Clock()
+    meter = cap.Capacity(clock)
+    for _ in range(20):
+        clock.t += 1.0
+        meter.add_audio("a", 1.0)
+        meter.add_audio("b", 1.0)
+        meter.add_decode({"a": 0.45, "b": 0.45}, batch_size=2)
+    assert meter.step_factor() == 2.0
+    meter.count("partials_thinned", 3)
+    meter.count("loops")
+    snap = meter.snapshot(open_streams=2)
+    assert snap["open_streams"] == 2 and snap["headroom"] == pytest.approx(0.1, abs=0.05)
+    assert snap["batch_sizes"] == {"2": 20} and snap["partials_thinned"] == 3 and snap["loops"] == 1
+    clock.t += cap.WINDOW_S + 1
+    assert meter.figures()["load"] == 0.0, "measures older than the window are forgotten"
