@@ -68,10 +68,11 @@ def _not_decodable(path, e: Exception) -> NotAudio:
     return NotAudio(f"{path} is not an audio or video file FFmpeg can decode ({e})", path=str(path))
 
 
-def _too_long(path: Path, duration_s: float, max_s: float, how: str) -> AudioTooLong:
+def _too_long(duration_s: float, max_s: float, how: str) -> AudioTooLong:
+    # No file name: the relay's uploads have made-up names, and server paths are not the caller's business.
     return AudioTooLong(
-        f"{path.name} is {how} {duration_s:.0f} s long; this server transcribes at most {max_s:.0f} s "
-        "of audio (MAX_AUDIO_S)", duration_s=round(duration_s, 3), max_s=max_s)
+        f"The audio is {how}; this server transcribes at most {max_s:.0f} s of audio (MAX_AUDIO_S)",
+        duration_s=round(duration_s, 3), max_s=max_s)
 
 
 def read_header(path: str, max_s: float = 0.0) -> Header:
@@ -102,7 +103,7 @@ def read_header(path: str, max_s: float = 0.0) -> Header:
     except (av.error.FFmpegError, ValueError, IndexError, OSError) as e:
         raise _not_decodable(path, e) from e
     if max_s and declared is not None and declared > max_s:
-        raise _too_long(p, declared, max_s, "declared")
+        raise _too_long(declared, max_s, f"{declared:.0f} s long by its header")
     return Header(path=p, declared_s=declared if declared and declared > 0 else None)
 
 
@@ -199,8 +200,8 @@ class Decoder:
                     self._chunks.append(chunk)
                     self._pending += len(chunk)
                     if self._max_samples and self._start + self._pending > self._max_samples:
-                        raise _too_long(self.header.path, (self._start + self._pending) / SAMPLE_RATE,
-                                        self._max_s, "over")
+                        raise _too_long((self._start + self._pending) / SAMPLE_RATE, self._max_s,
+                                        f"over {self._max_s:.0f} s long (decoded so far)")
         except (self._av.error.FFmpegError, ValueError, IndexError, OSError) as e:
             raise _not_decodable(self.header.path, e) from e
         samples = np.concatenate(self._chunks) if len(self._chunks) > 1 else (

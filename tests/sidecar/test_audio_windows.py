@@ -165,7 +165,8 @@ def test_a_file_over_max_audio_s_gets_a_clear_error_and_no_work(limited, files):
     err = limited.response(rid, timeout=60)["error"]
     assert err["code"] == -32010 and err["data"]["kind"] == "audio_too_long", err
     assert err["data"]["duration_s"] == 7200 and err["data"]["max_s"] == 5400
-    assert "silence_2h.flac" in err["message"] and str(files["silence_2h"].parent) not in err["message"]
+    assert "7200 s long by its header" in err["message"] and "at most 5400 s" in err["message"]
+    assert str(files["silence_2h"].parent) not in str(err)
     assert limited.notifications("segment", rid) == []
     assert [s for s in limited.notifications("status", rid) if s["params"]["stage"] == "transcribing"] == []
 
