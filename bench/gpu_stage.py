@@ -6,7 +6,7 @@ The device machine (bench/gpu.sh) has CUDA 13, Python 3.12 and no network: the s
 from here. Each call to that machine may carry at most 64 MiB, so the payload is cut into batches.
 Standard library only: ``assemble`` runs there before anything is installed.
 
-    python3 -m bench.gpu_stage make [--out .gpu-stage] [--batch-mib 58]   # here: download, compress, cut
+    python3 -m bench.gpu_stage make [--out .gpu-stage] [--batch-mib 56]   # here: download, compress, cut
     python3 -m bench.gpu_stage assemble --parts DIR --into DIR          # there: check and rejoin
 
 ``make`` writes ``OUT/batch-01`` ... each with ``MANIFEST.json`` and prints the device calls to make.
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     m = sub.add_parser("make")
     m.add_argument("--out", default=".gpu-stage")
     m.add_argument("--cudnn", action="store_true", help="also carry cuDNN 9 for CUDA 12")
-    m.add_argument("--batch-mib", type=int, default=58, help="at most this much per carried folder (the limit is 64 MiB with the tree)")
+    m.add_argument("--batch-mib", type=int, default=56, help="at most this much per carried folder (a call carries 64 MiB with the tree)")
     a = sub.add_parser("assemble")
     a.add_argument("--parts", required=True)
     a.add_argument("--into", required=True)
