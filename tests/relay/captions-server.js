@@ -1,0 +1,116 @@
+'use strict';
+
+/**
+ * A live HLS origin for the captions tests, on 127.0.0.1 and port 0: the fixture stream's MPEG-TS
+ * segments (tests/fixtures/make_streams.py) published one per period in real time, with their
+ * PTS moved (PES PTS/DTS and PCR rewritten) so the media timeline is not the stream time: segments
+ * before `discontinuityAt` by `shiftsS[0]` seconds, the rest, after an #EXT-X-DISCONTINUITY, by
+ * `shiftsS[1]`. The playlist keeps the whole history and ends (#EXT-X-ENDLIST) after `count`
+ * segments. /master.m3u8 names it as the one (audio-only) variant. Every answer allows any origin,
+ * as a CDN would, so a browser player can read it.
+ */
+
+const http = require('node:http');
+const { readSegments } = require('./live-servers');
+
+const TICKS = 90000;
+const WRAP = 2 ** 33;
+
+/** A 33-bit timestamp into the 5 PES bytes at `at`, keeping the 4-bit prefix there. */
+function writeTimestamp(bytes, at, ts) {
+  const prefix = bytes[at] & 0xf0;
+  bytes[at] = prefix | ((Math.floor(ts / 2 ** 30) & 0x07) << 1) | 1;
+  bytes[at + 1] = Math.floor(ts / 2 ** 22) & 0xff;
+  bytes[at + 2] = ((Math.floor(ts / 2 ** 15) & 0x7f) << 1) | 1;
+  bytes[at + 3] = Math.floor(ts / 2 ** 7) & 0xff;
+  bytes[at + 4] = ((ts & 0x7f) << 1) | 1;
+}
+
+function readTimestamp(bytes, at) {
+  return ((bytes[at] >> 1) & 0x07) * 2 ** 30 + bytes[at + 1] * 2 ** 22 + (bytes[at + 2] >> 1) * 2 ** 15
+    + bytes[at + 3] * 2 ** 7 + (bytes[at + 4] >> 1);
+}
+
+/** A copy of an MPEG-TS segment with every PTS, DTS and PCR moved by `ticks` (90 kHz). */
+function shiftTimestamps(source, ticks) {
+  const bytes = Buffer.from(source);
+  for (let at = 0; at + 188 <= bytes.length; at += 188) {
+    if (bytes[at] !== 0x47) continue;
+    const control = (bytes[at + 3] >> 4) & 0x3;
+    let payload = at + 4;
+    if (control & 0x2) {
+      const length = bytes[at + 4];
+      if (length > 0 && (bytes[at + 5] & 0x10)) { // PCR: 33-bit base, then 6 reserved bits and a 9-bit extension
+        const base = bytes.readUInt32BE(at + 6) * 2 + (bytes[at + 10] >> 7);
+        const moved = (base + ticks) % WRAP;
+        bytes.writeUInt32BE(Math.floor(moved / 2), at + 6);
+        bytes[at + 10] = (bytes[at + 10] & 0x7f) | ((moved % 2) << 7);
+      }
+      payload += 1 + length;
+    }
+    if (!(bytes[at + 1] & 0x40) || !(control & 0x1) || payload + 19 > at + 188) continue;
+    if (bytes[payload] !== 0 || bytes[payload + 1] !== 0 || bytes[payload + 2] !== 1) continue;
+    const flags = bytes[payload + 7] >> 6;
+    if (flags & 0x2) writeTimestamp(bytes, payload + 9, (readTimestamp(bytes, payload + 9) + ticks) % WRAP);
+    if (flags === 0x3) writeTimestamp(bytes, payload + 14, (readTimestamp(bytes, payload + 14) + ticks) % WRAP);
+  }
+  return bytes;
+}
+
+/**
+ * Args: {dir (makeStreams()), count, discontinuityAt, shiftsS: [before, after], periodMs, initial}.
+ * Returns: {origin, segments: [{start (s in the fixture audio), pts (s, as published), duration}],
+ *   close()}.
+ */
+async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, periodMs = 2000, initial = 1 }) {
+  const fixture = readSegments(dir).slice(0, count);
+  let start = 0;
+  const segments = fixture.map((segment, index) => {
+    const shift = index < discontinuityAt ? shiftsS[0] : shiftsS[1];
+    const entry = { start, pts: start + shift, duration: segment.duration, bytes: shiftTimestamps(segment.bytes, Math.round(shift * TICKS)) };
+    start += segment.duration;
+    return entry;
+  });
+  let began = null;
+  const published = () => Math.min(count, initial + Math.floor((Date.now() - began) / periodMs));
+
+  function playlist() {
+    if (began === null) began = Date.now();
+    const n = published();
+    const lines = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:3', '#EXT-X-MEDIA-SEQUENCE:0'];
+    for (let index = 0; index < n; index += 1) {
+      if (index === discontinuityAt) lines.push('#EXT-X-DISCONTINUITY');
+      lines.push(`#EXTINF:${segments[index].duration.toFixed(3)},`, `seg/${index}.ts`);
+    }
+    if (n === count) lines.push('#EXT-X-ENDLIST');
+    return `${lines.join('\n')}\n`;
+  }
+
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url, 'http://origin');
+    const headers = { 'access-control-allow-origin': '*', 'cache-control': 'no-cache' };
+    const send = (status, type, body) => {
+      response.writeHead(status, { ...headers, 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      response.end(body);
+    };
+    if (url.pathname === '/master.m3u8') {
+      return send(200, 'application/vnd.apple.mpegurl',
+        '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS="mp4a.40.2"\nlive.m3u8\n');
+    }
+    if (url.pathname === '/live.m3u8') return send(200, 'application/vnd.apple.mpegurl', playlist());
+    const match = /^\/seg\/(\d+)\.ts$/.exec(url.pathname);
+    if (match && began !== null && Number(match[1]) < published()) return send(200, 'video/mp2t', segments[Number(match[1])].bytes);
+    return send(404, 'text/plain', 'not found');
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    origin: `http://127.0.0.1:${server.address().port}`,
+    segments: segments.map(({ start: s, pts, duration }) => ({ start: s, pts, duration })),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+module.exports = { startCaptionsOrigin, shiftTimestamps };
