@@ -61,15 +61,17 @@ async function isStillAt(root, real, stat) {
  * A `{path}` file for a reader in another process (the sidecar opens a path): a hard link in `dir` to
  * the file that was checked, or a copy read from its descriptor where a link can't be made (another
  * filesystem, protected_hardlinks). The caller owns the result and removes it.
+ * Args: mediaDir, requested — as resolveMediaPath; dir — where the link goes; link — makes the hard
+ *   link (fs.promises.link).
  * Returns: the new file's path (in dir, with the file's extension).
  * Raises: as openMediaFile.
  */
-async function pinMediaFile(mediaDir, requested, dir) {
+async function pinMediaFile(mediaDir, requested, dir, { link = fs.promises.link } = {}) {
   const { handle, path: real, stat } = await openMediaFile(mediaDir, requested);
   const dest = path.join(dir, `${randomUUID()}${path.extname(real).slice(0, 16)}`);
   try {
     await fs.promises.mkdir(dir, { recursive: true });
-    if (!(await linkSame(real, dest, stat))) {
+    if (!(await linkSame(link, real, dest, stat))) {
       await pipeline(handle.createReadStream({ start: 0, autoClose: false }), fs.createWriteStream(dest, { flags: 'wx' }));
     }
     return dest;
@@ -82,9 +84,9 @@ async function pinMediaFile(mediaDir, requested, dir) {
 }
 
 /** Hard-links real to dest; true only when dest is the file `stat` describes (else nothing is left). */
-async function linkSame(real, dest, stat) {
+async function linkSame(link, real, dest, stat) {
   try {
-    await fs.promises.link(real, dest);
+    await link(real, dest);
   } catch {
     return false;
   }

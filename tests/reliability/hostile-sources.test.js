@@ -15,6 +15,7 @@ const {
   fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, getJson, followJob, wordRecall, HELLO_MIN_RECALL,
 } = require('../relay/helpers');
 const { makeStreams, startMediaServer } = require('../relay/live-servers');
+const { pinMediaFile } = require('../../relay/media');
 
 let sidecar;
 let relay;
@@ -131,4 +132,28 @@ test('a {path} swapped for a symlink after the POST: the job reads the file that
   assert.ok(fs.existsSync(path.join(mediaDir, 'hello-before.flac')), 'the media file itself is kept');
   await followJob(relay.url, busy.body.id);
   assert.deepEqual(fs.readdirSync(path.join(relay.config.dataDir, 'uploads')), [], 'the job\'s link is removed');
+});
+
+test('pinMediaFile: a hard link to the file checked, else a copy from its descriptor, never the swapped path', async () => {
+  const dir = tempDir('hostile-pin-');
+  fs.copyFileSync(fixture('hello.flac'), path.join(mediaDir, 'pin.flac'));
+  const hello = fs.readFileSync(fixture('hello.flac'));
+  const linked = await pinMediaFile(mediaDir, 'pin.flac', dir);
+  assert.equal(fs.statSync(linked).ino, fs.statSync(path.join(mediaDir, 'pin.flac')).ino, 'a hard link');
+  // Another filesystem: the link fails and the bytes are copied from the descriptor opened.
+  const exdev = async () => { throw Object.assign(new Error('cross-device link'), { code: 'EXDEV' }); };
+  const copied = await pinMediaFile(mediaDir, 'pin.flac', dir, { link: exdev });
+  assert.notEqual(fs.statSync(copied).ino, fs.statSync(path.join(mediaDir, 'pin.flac')).ino);
+  assert.ok(fs.readFileSync(copied).equals(hello));
+  // The path swapped for a symlink out between the check and the link: the link made is not the
+  // file checked, so it is removed and the checked file is copied instead.
+  const swapping = async (real, dest) => {
+    fs.renameSync(real, path.join(mediaDir, 'pin-before.flac'));
+    fs.symlinkSync(path.join(outsideDir, 'secret.flac'), real);
+    await fs.promises.link(path.join(outsideDir, 'secret.flac'), dest);
+  };
+  const raced = await pinMediaFile(mediaDir, 'pin.flac', dir, { link: swapping });
+  assert.ok(fs.readFileSync(raced).equals(hello), 'the file checked, not the one outside');
+  assert.equal(fs.readdirSync(dir).length, 3, 'nothing else left behind');
+  fs.rmSync(dir, { recursive: true, force: true });
 });
