@@ -7,6 +7,8 @@
 
 const net = require('node:net');
 
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
 /** True for localhost, 127.0.0.0/8, ::1 and IPv4-mapped loopback. */
 function isLoopback(host) {
   const bare = String(host || '').trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '').toLowerCase();
@@ -33,7 +35,34 @@ function keysBanner(config, keyring) {
       ? `; ${config.apiKeysFile} is re-read on SIGHUP` : ''})`;
   }
   return isLoopback(config.host) ? 'API keys: off (loopback only; set RELAY_API_KEYS to require keys)'
-    : `API keys: OFF on ${config.host} (ALLOW_UNAUTHENTICATED=1): anyone who can reach the port can use the relay`;
+    : `API keys: OFF on ${config.host} (ALLOW_UNAUTHENTICATED=1): anyone who can reach the port can use the relay; `
+      + `Host names answered: loopback${hostsNote(config)} (ALLOWED_HOSTS adds names, * any)`;
 }
 
-module.exports = { isLoopback, exposureProblem, keysBanner };
+/**
+ * The Host names answered with keys off besides loopback (./origin.js): HOST unless it is a wildcard,
+ * CLUSTER_URL's host, and ALLOWED_HOSTS (`*`: any) — lower case, without brackets.
+ */
+function answeredHosts(config) {
+  const names = new Set((config.allowedHosts || []).map(bareHost));
+  if (!WILDCARD_HOSTS.has(bareHost(config.host))) names.add(bareHost(config.host));
+  if (config.clusterUrl) {
+    try {
+      names.add(bareHost(new URL(config.clusterUrl).hostname));
+    } catch {
+      // not a URL: relay/cluster says so at start
+    }
+  }
+  return names;
+}
+
+function bareHost(host) {
+  return String(host || '').trim().toLowerCase().replace(/^\[|\]$/g, '');
+}
+
+function hostsNote(config) {
+  const names = [...answeredHosts(config)];
+  return names.length ? `, ${names.join(', ')}` : '';
+}
+
+module.exports = { isLoopback, exposureProblem, keysBanner, answeredHosts, bareHost };

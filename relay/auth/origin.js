@@ -11,20 +11,16 @@
  */
 
 const { HttpError } = require('../errors');
-const { isLoopback } = require('./exposure');
+const { isLoopback, answeredHosts, bareHost } = require('./exposure');
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
 
 /**
  * Args: {config (allowedHosts, host, clusterUrl, corsOrigins), keyring (./keys.js)}.
  * Returns: an async onRequest hook that raises HttpError 403 host_not_allowed / origin_not_allowed.
  */
 function hostAndOriginGuard({ config, keyring }) {
-  const allowed = new Set((config.allowedHosts || []).map(bare));
-  if (!WILDCARD_HOSTS.has(bare(config.host))) allowed.add(bare(config.host));
-  const clusterHost = config.clusterUrl ? hostnameOf(config.clusterUrl) : null;
-  if (clusterHost) allowed.add(clusterHost);
+  const allowed = answeredHosts(config);
   const origins = new Set(config.corsOrigins || []);
 
   return async function checkHostAndOrigin(request) {
@@ -62,14 +58,10 @@ function sameOrigin(origin, hostHeader) {
 /** The lower-case host name of a URL, without brackets or port; null when it does not parse. */
 function hostnameOf(url) {
   try {
-    return bare(new URL(url).hostname);
+    return bareHost(new URL(url).hostname);
   } catch {
     return null;
   }
-}
-
-function bare(host) {
-  return String(host || '').trim().toLowerCase().replace(/^\[|\]$/g, '');
 }
 
 module.exports = { hostAndOriginGuard, sameOrigin };

@@ -81,4 +81,7 @@ test('loopback hosts, the exposure rule and the banner', () => {
   assert.equal(banner, 'API keys: on (2 keys, 1 admin)');
   assert.match(keysBanner(loadConfig({ HOST: '0.0.0.0', ALLOW_UNAUTHENTICATED: '1' }), none), /API keys: OFF on 0\.0\.0\.0/);
   assert.match(keysBanner(loadConfig({}), none), /API keys: off \(loopback only/);
+  // Keys off on a LAN address: the banner says which Host names are answered (relay/auth/origin.js).
+  assert.match(keysBanner(loadConfig({ HOST: '10.0.0.5', ALLOW_UNAUTHENTICATED: '1', ALLOWED_HOSTS: 'Relay.LAN' }), none),
+    /Host names answered: loopback, relay\.lan, 10\.0\.0\.5 \(ALLOWED_HOSTS adds names/);
 });

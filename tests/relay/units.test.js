@@ -12,6 +12,8 @@ const { loadConfig } = require('../../relay/config');
 const { JobStore } = require('../../relay/store');
 const { looksLikeMedia } = require('../../relay/sniff');
 const { toSidecarRequest } = require('../../relay/routes/openai');
+const { withoutPaths } = require('../../relay/errors');
+const { sameOrigin } = require('../../relay/auth/origin');
 const { fixture, tempDir } = require('./helpers');
 
 const RESULT = {
@@ -123,4 +125,23 @@ test('/healthz says 503 once the bridge has given up on the sidecar', async () =
   } finally {
     await app.close();
   }
+});
+
+test('error messages keep a path\'s last part only; URLs, ratios and hub ids stay whole', () => {
+  assert.equal(withoutPaths('/srv/data/uploads/3f9a.wav is not an audio or video file (/srv/data/uploads/3f9a.wav)'),
+    '3f9a.wav is not an audio or video file (3f9a.wav)');
+  assert.equal(withoutPaths("'/etc' holds no model.bin"), "'etc' holds no model.bin");
+  assert.equal(withoutPaths('C:\\Users\\me\\a.flac failed'), 'a.flac failed');
+  for (const kept of ['GET https://example.com/a/b.mp3 failed', 'Systran/faster-whisper-small is missing', 'ratio 1/2']) {
+    assert.equal(withoutPaths(kept), kept);
+  }
+});
+
+test('sameOrigin: the scheme\'s default port aside, an Origin must name the Host the request went to', () => {
+  assert.equal(sameOrigin('http://127.0.0.1:8787', '127.0.0.1:8787'), true);
+  assert.equal(sameOrigin('http://localhost', 'localhost:80'), true);
+  assert.equal(sameOrigin('https://evil.example', '127.0.0.1:8787'), false);
+  assert.equal(sameOrigin('http://127.0.0.1:8788', '127.0.0.1:8787'), false);
+  assert.equal(sameOrigin('null', '127.0.0.1:8787'), false);
+  assert.equal(sameOrigin('file:///x', '127.0.0.1:8787'), false);
 });
