@@ -107,6 +107,7 @@
     if (stop) stop();
     current = id;
     $('#job').hidden = false;
+    $('#job').dataset.id = id; // public/player.js plays a live HLS job's source with its captions
     $('#job-name').textContent = name || id;
     $('#transcript').replaceChildren();
     $('#downloads').hidden = true;
@@ -126,12 +127,14 @@
     on('snapshot', (job) => {
       // Sent first on every (re)connection, followed by every segment so far: start over.
       $('#transcript').replaceChildren();
+      $('#job').dataset.kind = job.kind || '';
       setLive(job.live);
       setState(job.state);
       setProgress(job.progress || 0);
       setMessage(job.message || '');
     });
     on('state', (data) => {
+      if (data.kind !== undefined) $('#job').dataset.kind = data.kind || '';
       if (data.live !== undefined) setLive(data.live);
       setState(data.state);
     });

@@ -22,7 +22,9 @@ const CSP_DIRECTIVES = {
   defaultSrc: ["'self'"],
   scriptSrc: ["'self'"],
   styleSrc: ["'self'"],
-  connectSrc: ["'self'"],
+  // the page's player (public/player.js) reads a live job's HLS source from its own origin, into MSE
+  connectSrc: ["'self'", 'http:', 'https:'],
+  mediaSrc: ["'self'", 'blob:', 'data:'], // data: hls.js's empty <track> for the captions
   imgSrc: ["'self'", 'data:'],
   objectSrc: ["'none'"],
   baseUri: ["'none'"],
