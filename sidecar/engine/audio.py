@@ -170,11 +170,16 @@ class Decoder:
             gc.collect()
 
     def _decode(self, container) -> Iterator[np.ndarray]:
-        stream = container.streams.audio[0]
-        for packet in container.demux(stream):
+        invalid = self._av.error.InvalidDataError
+        packets = container.demux(container.streams.audio[0])
+        while True:
+            try:
+                packet = next(packets)
+            except (StopIteration, invalid):  # damaged framing ends the audio, as in faster-whisper;
+                break  # the truncation check decides whether what decoded is enough
             try:
                 frames = packet.decode()
-            except self._av.error.InvalidDataError:  # a damaged packet: skipped, as faster-whisper does
+            except invalid:  # a damaged packet is skipped
                 continue
             for frame in frames:
                 frame.pts = None  # resample by count, not by timestamps that may jump

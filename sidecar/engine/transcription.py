@@ -50,8 +50,8 @@ class WindowedTranscription:
         self._params = params
         self._config = config
         self._header = header
-        self.language: Optional[str] = params.language
-        self.language_probability = 1.0
+        self.language: Optional[str] = None
+        self.language_probability = 0.0
         self.duration = 0.0
         self.batch_size: Optional[int] = None
 
@@ -73,26 +73,26 @@ class WindowedTranscription:
             decode = self._decoder_for(self.batch_size, duration_s)
             # A batch size the request names gets windows that fill a batch: memory it asked for.
             window_s = max(self._config.window_s, _CHUNK_S * (params.batch_size or 0))
-            next_id, said, guess = 1, params.initial_prompt or "", None
+            told, guess = params.language, None  # the language the model is told: fixed once heard
+            next_id, said = 1, params.initial_prompt or ""
             while window is not None:
                 # Digital silence after the first window is not worth a model call (a hostile file of
                 # hours of zeros would otherwise cost a language detection per window).
                 if len(window.samples) and (window.start_s == 0 or not audio.is_silent(window.samples)):
-                    prompt = said[-_PROMPT_CHARS:] if self.batch_size is None else params.initial_prompt
-                    found, info = decode(window.samples, self.language, prompt or None)
+                    prompt = said if self.batch_size is None else params.initial_prompt
+                    found, info = decode(window.samples, told, prompt or None)
                     first_id = next_id
                     for seg in found:
                         yield segment_dict(seg, params.word_timestamps, next_id, window.start_s)
-                        next_id, said = next_id + 1, said + seg.text
-                    if self.language is None:
-                        # Detected on this window; it stays from the first window that had speech on.
-                        guess = guess or (info.language, info.language_probability)
-                        if next_id > first_id:
-                            self.language, self.language_probability = info.language, info.language_probability
+                        next_id, said = next_id + 1, (said + seg.text)[-_PROMPT_CHARS:]
+                    guess = guess or (info.language, info.language_probability)
+                    if told is None and next_id > first_id:  # the first window with speech decides
+                        told = info.language
+                        self.language, self.language_probability = info.language, info.language_probability
                 self.duration = window.end_s
                 on_window(window.end_s)
                 window = decoder.read(window_s)
-        if self.language is None:  # no window had speech: what the first one guessed
+        if self.language is None:  # a language the request named (as the model took it), or no speech
             self.language, self.language_probability = guess
 
     def _decoder_for(self, batch_size: Optional[int], duration_s: float):
