@@ -11,7 +11,8 @@
  * says (the decoder turns every tick into samples, so this does not drift as EXTINF rounding would);
  * after a discontinuity or a gap it starts where the previous one ended plus the gap's seconds.
  * `cc` counts the source's discontinuities since the job began (a player pairs a subtitle segment
- * with the main stream's segments of the same count).
+ * with the main stream's segments of the same count). Files of jobs the store no longer has are
+ * removed when the relay starts (prune()).
  */
 
 const fs = require('node:fs');
@@ -88,7 +89,8 @@ class CaptionTimelines {
     const finals = this.store.segments(id);
     const cursor = finals.length ? finals[finals.length - 1].end : 0; // as LiveJob starts its offset
     const last = entries[entries.length - 1];
-    const feed = { id, cursor, last: null, gapS: 0, cc: last ? last.cc + 1 : 0 }; // a resumed job: a break
+    // a resumed job reads the same source on: its discontinuity count goes on where it was
+    const feed = { id, cursor, last: null, gapS: 0, cc: last ? last.cc : 0 };
     this.feeds.set(signal, feed);
     this.follow(id);
     return feed;
@@ -124,15 +126,24 @@ class CaptionTimelines {
       } else if (type === 'done' || type === 'error' || type === 'cancelled') {
         this.runner.events.off(id, onEvent);
         this.committed.delete(id);
+        this.cache.delete(id); // on disk: read again when asked
       }
     };
     this.runner.events.on(id, onEvent);
   }
 
-  /** Forgets a deleted job's timeline. */
-  remove(id) {
-    this.cache.delete(id);
-    fs.rmSync(this.file(id), { force: true });
+  /** Removes the timelines of jobs the store no longer has (deleted, or pruned by retention). */
+  prune() {
+    let names = [];
+    try {
+      names = fs.readdirSync(this.dir).filter((name) => name.endsWith('.ndjson'));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const id = name.slice(0, -'.ndjson'.length);
+      if (!this.store.get(id)) fs.rmSync(this.file(id), { force: true });
+    }
   }
 }
 

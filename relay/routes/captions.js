@@ -30,6 +30,7 @@ const ORIGIN_TIMEOUT_S = 10;
 
 async function captionRoutes(app, { config, runner, store }) {
   const timelines = new CaptionTimelines({ dir: path.join(config.dataDir, 'captions'), store, runner, log: app.log });
+  app.addHook('onReady', async () => timelines.prune());
   app.addHook('onClose', async () => timelines.close());
   const signer = createSigner({ secret: config.clusterSecret });
   const masters = new Map(); // job id -> {text, url} of the source's playlist, fetched once
