@@ -11,11 +11,10 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Parser } = require('m3u8-parser');
 const { WebVTTParser } = require('webvtt-parser');
 const { startSidecar, startRelay, postJson, wordRecall, fixtureText } = require('./helpers');
 const { makeStreams } = require('./live-servers');
-const { startCaptionsOrigin } = require('./captions-server');
+const { startCaptionsOrigin, parsePlaylist } = require('./captions-server');
 
 const COUNT = 11; // story (0-16.3 s), a second of silence, hello (17.3-22.0 s)
 const DISCONTINUITY_AT = 8; // 16.0 s: the end of the story
@@ -38,13 +37,6 @@ after(async () => {
   if (sidecar) await sidecar.stop();
   if (origin) await origin.close();
 });
-
-function parsePlaylist(text) {
-  const parser = new Parser();
-  parser.push(text);
-  parser.end();
-  return parser.manifest;
-}
 
 async function get(url) {
   const response = await fetch(url);

@@ -7,10 +7,11 @@
  * before `discontinuityAt` by `shiftsS[0]` seconds, the rest, after an #EXT-X-DISCONTINUITY, by
  * `shiftsS[1]`. The playlist keeps the whole history and ends (#EXT-X-ENDLIST) after `count`
  * segments. /master.m3u8 names it as the one (audio-only) variant. Every answer allows any origin,
- * as a CDN would, so a browser player can read it.
+ * as a CDN would, so a browser player can read it. Also: parsePlaylist() for the tests.
  */
 
 const http = require('node:http');
+const { Parser } = require('m3u8-parser');
 const { readSegments } = require('./live-servers');
 
 const TICKS = 90000;
@@ -113,4 +114,12 @@ async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, perio
   };
 }
 
-module.exports = { startCaptionsOrigin, shiftTimestamps };
+/** An HLS playlist through m3u8-parser (the relay's own parser). Returns: its manifest. */
+function parsePlaylist(text) {
+  const parser = new Parser();
+  parser.push(text);
+  parser.end();
+  return parser.manifest;
+}
+
+module.exports = { startCaptionsOrigin, shiftTimestamps, parsePlaylist };

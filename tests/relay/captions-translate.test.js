@@ -12,10 +12,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
-const { Parser } = require('m3u8-parser');
 const { WebVTTParser } = require('webvtt-parser');
 const { ROOT, fixture, startSidecar, startRelay, postJson, wordRecall } = require('./helpers');
-const { startCaptionsOrigin } = require('./captions-server');
+const { startCaptionsOrigin, parsePlaylist } = require('./captions-server');
 
 const ENGLISH = 'Good morning. The weather is sunny and warm today. In the afternoon a strong wind comes from the west. Tomorrow it will rain all day.';
 const GERMAN_WORDS = /\b(guten|wetter|heute|sonnig|nachmittag|westen|morgen wird|regnen)\b/i;
@@ -42,13 +41,6 @@ after(async () => {
   if (origin) await origin.close();
   if (streams) fs.rmSync(streams, { recursive: true, force: true });
 });
-
-function parsePlaylist(text) {
-  const parser = new Parser();
-  parser.push(text);
-  parser.end();
-  return parser.manifest;
-}
 
 test('task "translate" on a live German stream: English captions', async () => {
   const created = await postJson(relay.url, '/api/transcriptions', {

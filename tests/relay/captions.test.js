@@ -9,13 +9,13 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { Parser } = require('m3u8-parser');
 const { WebVTTParser } = require('webvtt-parser');
 const { loadConfig } = require('../../relay/config');
 const { buildRelay } = require('../../relay/app');
 const { createSigner } = require('../../relay/captions/links');
 const { startSidecar, tempDir, AUDIO, HELLO_MIN_RECALL, wordRecall, fixtureText } = require('./helpers');
 const { newKey, call } = require('./keyed');
+const { parsePlaylist } = require('./captions-server');
 
 const A = newKey('a');
 const B = newKey('b');
@@ -38,13 +38,6 @@ after(async () => {
   if (relay) await relay.app.close();
   if (sidecar) await sidecar.stop();
 });
-
-function parsePlaylist(text) {
-  const parser = new Parser();
-  parser.push(text);
-  parser.end();
-  return parser.manifest;
-}
 
 async function finishedJob(key, name) {
   const created = await call(relay.url, 'POST', '/api/transcriptions', { key, json: { path: name, language: 'en' } });
