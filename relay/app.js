@@ -15,7 +15,7 @@ const { transcriptionRoutes } = require('./routes/transcriptions');
 const { eventRoutes } = require('./routes/events');
 const { openaiRoutes } = require('./routes/openai');
 const { systemRoutes } = require('./routes/system');
-const { realtimeRoutes } = require('./routes/realtime');
+const { realtimeRoutes, websocketSupport } = require('./routes/realtime');
 const { captionRoutes } = require('./routes/captions');
 const { securityPlugin } = require('./auth/plugin');
 const { keyRingFromConfig } = require('./auth/keys');
@@ -82,6 +82,7 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
   });
 
   const deps = { config, sidecar, runner, store, streams, metrics };
+  app.register(websocketSupport); // once, before every WebSocket route
   app.register(transcriptionRoutes, deps);
   app.register(eventRoutes, deps);
   app.register(openaiRoutes, deps);

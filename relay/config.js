@@ -48,6 +48,7 @@ const SETTINGS = [
   ['MAX_JOBS_PER_KEY', 'maxJobsPerKey', parsePositiveInt, 20],
   ['MAX_JOBS_TOTAL', 'maxJobsTotal', parsePositiveInt, 200],
   ['MAX_STREAMS_PER_KEY', 'maxStreamsPerKey', parsePositiveInt, 10],
+  ['REALTIME_RESUME_S', 'realtimeResumeS', parseNonNegativeInt, 60],
   ['CORS_ORIGINS', 'corsOrigins', parseList, []],
   // Scaling out (issue 14): see docs/scaling.md. REDIS_URL switches the relay to distributed mode.
   ['REDIS_URL', 'redisUrl', parseString, null],

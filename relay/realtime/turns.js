@@ -14,6 +14,9 @@
  *               the text so far after the deltas; the next partial or delta replaces it)
  *   committed → conversation.item.input_audio_transcription.completed {item_id, content_index: 0,
  *               transcript (the deltas joined), usage: {type: 'duration', seconds}}
+ *   lost      → conversation.item.input_audio_transcription.failed {item_id, content_index: 0, error}
+ *   idle      → input_audio_buffer.timeout_triggered {audio_start_ms, audio_end_ms, item_id}, and that
+ *               (silent) item committed and completed empty
  */
 
 const { newId } = require('./protocol');
@@ -26,6 +29,8 @@ class Turns {
     this.lastCommittedId = null;
     this.offsetMs = 0; // session time when the current sidecar stream started
     this.lastCommitS = 0; // stream time of the last completion
+    this.speaking = false;
+    this.quietSinceMs = 0; // session time since which nobody spoke (for idle_timeout_ms)
   }
 
   /** A new sidecar stream starts at `offsetMs` of session audio. */
@@ -49,6 +54,7 @@ class Turns {
   }
 
   speechStarted(timeS) {
+    this.speaking = true;
     const last = this.items[this.items.length - 1];
     // The head may exist already without a start (partials came first): it is this turn.
     const item = last && !last.committed && !last.stopped && !last.started ? last : this.newItem();
@@ -57,6 +63,8 @@ class Turns {
   }
 
   speechStopped(timeS) {
+    this.speaking = false;
+    this.quietSinceMs = this.ms(timeS);
     const item = [...this.items].reverse().find((i) => !i.stopped && !i.committed) || this.newItem();
     item.stopped = true;
     this.send({ type: 'input_audio_buffer.speech_stopped', audio_end_ms: this.ms(timeS), item_id: item.id });
@@ -114,12 +122,44 @@ class Turns {
     });
   }
 
-  /** The stream ended (closed, cleared, lost): committed items complete with what they have; the rest go. */
+  /** The stream ended (closed, cleared): committed items complete with what they have; the rest go. */
   flush() {
     for (const item of [...this.items]) {
       if (item.committed) this.complete(item, 0);
     }
     this.items = [];
+    this.speaking = false;
+  }
+
+  /**
+   * The stream was lost (`err`, a RealtimeError): every turn it held that was heard (committed, started
+   * or with text) is committed if it was not, and fails; what it had said stays said in its deltas.
+   */
+  fail(err) {
+    for (const item of [...this.items]) {
+      if (!item.committed && !item.started && item.text === '') continue;
+      this.commit(item);
+      this.send({
+        type: 'conversation.item.input_audio_transcription.failed', item_id: item.id, content_index: 0,
+        error: { type: err.type, code: err.code, message: err.message, param: null },
+      });
+    }
+    this.items = [];
+    this.speaking = false;
+  }
+
+  /**
+   * server_vad's idle_timeout_ms: at `nowMs` of session audio nobody has spoken for `idleMs` and no
+   * turn is waiting for its transcript → timeout_triggered, and the silent stretch is one empty item.
+   */
+  idle(nowMs, idleMs) {
+    if (this.speaking || this.items.length > 0 || nowMs - this.quietSinceMs < idleMs) return;
+    const item = this.newItem();
+    this.send({ type: 'input_audio_buffer.timeout_triggered', audio_start_ms: Math.round(this.quietSinceMs),
+      audio_end_ms: Math.round(nowMs), item_id: item.id });
+    this.commit(item);
+    this.complete(item, Math.round(nowMs - this.quietSinceMs) / 1000);
+    this.quietSinceMs = nowMs;
   }
 }
 

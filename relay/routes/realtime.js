@@ -8,11 +8,15 @@
  * Keys: the security plugin's onRequest hook keys the upgrade like any route (Bearer, or the
  * `openai-insecure-api-key.<key>` subprotocol a browser can send). Open sockets count against the
  * per-key stream limit (auth/limits.js StreamCounter): one over it gets an error event and close 1013.
- * A plain GET (no upgrade) answers how to connect.
+ * A plain GET (no upgrade) answers how to connect. `&resume=<session id>` takes back a session whose
+ * socket dropped (relay/realtime/registry.js); a close frame with 1000 or no code ends a session for good.
  */
 
 const websocket = require('@fastify/websocket');
+const fp = require('fastify-plugin');
 const { RealtimeSession } = require('../realtime/session');
+const { SessionRegistry } = require('../realtime/registry');
+const { ownerOf } = require('../auth/ownership');
 const { RealtimeError, BYTES_PER_MS, errorEvent, newId, parseClientEvent } = require('../realtime/protocol');
 
 const MiB = 1024 * 1024;
@@ -24,23 +28,22 @@ const LIMITS = Object.freeze({
 const MAX_EVENT_BYTES = 4 * MiB; // one text frame (an append of 60 s is ~3.84 MB)
 const MAX_PAYLOAD = 16 * MiB; // ws refuses bigger frames with close 1009 (OpenAI's own limit is 15 MiB)
 const MAX_BUFFERED = 4 * MiB; // server events a client has not read; past it the client is dropped
-const CLOSE = Object.freeze({ policy: 1008, tryAgainLater: 1013 });
+const CLOSE = Object.freeze({ normal: 1000, noStatus: 1005, policy: 1008, tryAgainLater: 1013 });
 const TERMINATE_AFTER_MS = 2000; // a client that does not read cannot read the close frame either
 
-/** Subprotocols: answer with 'realtime' if offered; never echo the key protocol back. */
+/**
+ * Subprotocols: answer with 'realtime' (OpenAI) or 'token' (Deepgram's browser key) if offered; never
+ * echo a key protocol back.
+ */
 function handleProtocols(protocols) {
-  return protocols.has('realtime') ? 'realtime' : false;
+  return ['realtime', 'token'].find((p) => protocols.has(p)) || false;
 }
 
-/** The beta shape when the client says so (header from the SDKs, subprotocol from a browser). */
-function shapeOf(headers) {
-  const beta = /realtime=v1/.test(String(headers['openai-beta'] || ''))
-    || /(^|,)\s*openai-beta\.realtime-v1\s*(,|$)/.test(String(headers['sec-websocket-protocol'] || ''));
-  return beta ? 'beta' : 'ga';
-}
-
-/** Args (plugin options): {sidecar, streams (StreamCounter), realtime?: {maxLagS}}. */
-async function realtimeRoutes(app, { sidecar, streams, realtime = {} }) {
+/**
+ * WebSockets for every route (/v1/realtime, /v1/listen): @fastify/websocket listens to the server's
+ * upgrades, so it is registered once, at the root (app.js), before the routes.
+ */
+const websocketSupport = fp(async (app) => {
   await app.register(websocket, { options: { maxPayload: MAX_PAYLOAD, handleProtocols } });
   // An upgrade request that is answered instead of upgraded (401, 429, 404) keeps its socket: Node's
   // HTTP server lets go of it at the upgrade, so nobody would end it. End it once the answer is out,
@@ -49,6 +52,19 @@ async function realtimeRoutes(app, { sidecar, streams, realtime = {} }) {
   app.addHook('onResponse', async (request) => {
     if (String(request.headers.upgrade || '').toLowerCase() === 'websocket') request.raw.socket.end();
   });
+}, { name: 'websocket-support' });
+
+/** The beta shape when the client says so (header from the SDKs, subprotocol from a browser). */
+function shapeOf(headers) {
+  const beta = /realtime=v1/.test(String(headers['openai-beta'] || ''))
+    || /(^|,)\s*openai-beta\.realtime-v1\s*(,|$)/.test(String(headers['sec-websocket-protocol'] || ''));
+  return beta ? 'beta' : 'ga';
+}
+
+/** Args (plugin options): {sidecar, streams (StreamCounter), config ({realtimeResumeS}), realtime?: {maxLagS}}. */
+async function realtimeRoutes(app, { sidecar, streams, config = {}, realtime = {} }) {
+  const registry = new SessionRegistry({ resumeS: config.realtimeResumeS ?? 60 });
+  app.addHook('onClose', async () => registry.closeAll());
 
   // Answers before an upgrade (401, 429) in OpenAI's error shape, as the other /v1 routes do.
   app.setErrorHandler((err, request, reply) => {
@@ -70,11 +86,12 @@ async function realtimeRoutes(app, { sidecar, streams, realtime = {} }) {
       object: 'realtime.endpoint',
       message: 'Connect with a WebSocket: /v1/realtime?intent=transcription (Upgrade: websocket).',
     }),
-    wsHandler: (socket, request) => serveSocket(socket, request, { sidecar, streams, maxLagS: realtime.maxLagS }),
+    wsHandler: (socket, request) => serveSocket(socket, request,
+      { sidecar, streams, registry, maxLagS: realtime.maxLagS }),
   });
 }
 
-function serveSocket(socket, request, { sidecar, streams, maxLagS }) {
+function serveSocket(socket, request, { sidecar, streams, registry, maxLagS }) {
   const log = request.log;
   let dropped = false;
   const send = (event) => {
@@ -106,11 +123,23 @@ function serveSocket(socket, request, { sidecar, streams, maxLagS }) {
       CLOSE.tryAgainLater);
   }
 
-  const session = new RealtimeSession({
-    sidecar, send, log, shape: shapeOf(request.headers),
-    limits: { ...LIMITS, maxLagS },
-    flow: { pause: () => socket.pause(), resume: () => socket.resume() },
-  });
+  const flow = { pause: () => socket.pause(), resume: () => socket.resume() };
+  let session;
+  const resume = request.query && request.query.resume;
+  if (resume !== undefined) {
+    try {
+      session = registry.take(resume, ownerOf(request));
+    } catch (err) {
+      release();
+      return refuse(err, CLOSE.policy);
+    }
+    session.attach({ send, flow });
+  } else {
+    session = new RealtimeSession({ sidecar, send, log, flow, shape: shapeOf(request.headers),
+      limits: { ...LIMITS, maxLagS } });
+    registry.add(session, ownerOf(request));
+    session.start();
+  }
   socket.on('message', (data, isBinary) => {
     let event = null;
     try {
@@ -128,11 +157,12 @@ function serveSocket(socket, request, { sidecar, streams, maxLagS }) {
       session.sendError(err, event && typeof event.event_id === 'string' ? event.event_id : null);
     }
   });
-  socket.on('close', () => {
-    session.close();
+  socket.on('close', (code) => {
+    // A close frame (1000, or none with no code: 1005) says the client is done; so does the relay dropping it.
+    if (code === CLOSE.normal || code === CLOSE.noStatus || dropped) session.close();
+    else registry.detach(session);
     release();
   });
-  session.start();
 }
 
-module.exports = { realtimeRoutes, LIMITS, MAX_EVENT_BYTES, MAX_PAYLOAD, MAX_BUFFERED };
+module.exports = { realtimeRoutes, websocketSupport, LIMITS, MAX_EVENT_BYTES, MAX_PAYLOAD, MAX_BUFFERED };

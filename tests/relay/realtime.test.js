@@ -10,39 +10,24 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startSidecar, startRelay, fixtureText, wordRecall } = require('./helpers');
-const { TYPES, pcm24k, tlsFront, connect, sendPcm, silence, SdkWebSocket } = require('./realtime-helpers');
+const { startRelay, fixtureText, wordRecall } = require('./helpers');
+const {
+  TYPES, pcm24k, tlsFront, connect, sendPcm, silence, SdkWebSocket, byType, checkItems, startStack,
+} = require('./realtime-helpers');
 
+let stack;
 let sidecar;
 let relay;
 let front;
 
 before(async () => {
-  sidecar = await startSidecar();
-  relay = await startRelay({ sidecar });
-  front = await tlsFront(relay.url);
+  stack = await startStack();
+  ({ sidecar, relay, front } = stack);
 });
 
 after(async () => {
-  if (front) await front.close();
-  if (relay) await relay.close();
-  if (sidecar) await sidecar.stop();
+  if (stack) await stack.close();
 });
-
-const byType = (events, type) => events.filter((e) => e.type === type);
-
-/** Per item: its deltas joined equal its completed transcript; returns the transcripts in order. */
-function checkItems(events) {
-  const completed = byType(events, TYPES.completed);
-  for (const done of completed) {
-    const deltas = byType(events, TYPES.delta).filter((d) => d.item_id === done.item_id).map((d) => d.delta).join('');
-    assert.equal(deltas, done.transcript, `item ${done.item_id}: deltas join to the transcript`);
-    assert.equal(done.content_index, 0);
-    assert.equal(done.usage.type, 'duration');
-  }
-  for (const e of events) assert.match(e.event_id, /^event_/, `${e.type} has an event_id`);
-  return completed.map((c) => c.transcript);
-}
 
 async function waitClosed(predicate, ms = 10000) {
   const until = Date.now() + ms;
@@ -140,8 +125,14 @@ test('bad input: each gets OpenAI\'s error event and the socket stays open', asy
     ['odd bytes', () => c.rt.send({ type: 'input_audio_buffer.append', audio: 'AAAA' }), 'invalid_value'],
     ['no audio', () => c.rt.send({ type: 'input_audio_buffer.append' }), 'invalid_value'],
     ['10 MB append', () => c.rt.send({ type: 'input_audio_buffer.append', audio: huge }), 'event_too_large'],
-    ['g711', () => c.rt.send({ type: 'transcription_session.update', session: { input_audio_format: 'g711_ulaw' } }),
+    ['g729', () => c.rt.send({ type: 'transcription_session.update', session: { input_audio_format: 'g729' } }),
       'unsupported_audio_format'],
+    ['logprobs', () => c.rt.send({ type: 'session.update', session: { type: 'transcription',
+      include: ['item.input_audio_transcription.logprobs'] } }), 'unsupported_include'],
+    ['noise reduction type', () => c.rt.send({ type: 'session.update', session: { type: 'transcription',
+      audio: { input: { noise_reduction: { type: 'studio' } } } } }), 'invalid_value'],
+    ['semantic eagerness', () => c.rt.send({ type: 'session.update', session: { type: 'transcription',
+      audio: { input: { turn_detection: { type: 'semantic_vad', eagerness: 'eager' } } } } }), 'invalid_value'],
     ['24 kHz only', () => c.rt.send({ type: 'session.update', session: { type: 'transcription',
       audio: { input: { format: { type: 'audio/pcm', rate: 16000 } } } } }), 'unsupported_audio_format'],
     ['a conversation session', () => c.rt.send({ type: 'session.update', session: { type: 'realtime' } }),
