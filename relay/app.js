@@ -16,6 +16,7 @@ const { eventRoutes } = require('./routes/events');
 const { openaiRoutes } = require('./routes/openai');
 const { systemRoutes } = require('./routes/system');
 const { realtimeRoutes, websocketSupport } = require('./routes/realtime');
+const { deepgramRoutes } = require('./routes/deepgram');
 const { captionRoutes } = require('./routes/captions');
 const { securityPlugin } = require('./auth/plugin');
 const { keyRingFromConfig } = require('./auth/keys');
@@ -88,6 +89,7 @@ function buildRelay({ config, sidecar, logger, keyring = keyRingFromConfig(confi
   app.register(openaiRoutes, deps);
   app.register(systemRoutes, deps);
   app.register(realtimeRoutes, deps);
+  app.register(deepgramRoutes, deps);
   app.register(captionRoutes, deps);
   app.register(metricsRoutes, deps);
   for (const [plugin, options] of plugins) app.register(plugin, { ...deps, ...options });

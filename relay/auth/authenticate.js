@@ -2,8 +2,9 @@
 
 /**
  * authenticate(request): who is calling, from `Authorization: Bearer <key>` (what the OpenAI SDKs
- * send) or, on a WebSocket upgrade only, the `openai-insecure-api-key.<key>` subprotocol (what a
- * browser's WebSocket can send). Works on a fastify request and on a raw http.IncomingMessage, so a
+ * send; `Token <key>` is Deepgram's) or, on a WebSocket upgrade only, the
+ * `openai-insecure-api-key.<key>` subprotocol or Deepgram's `token, <key>` pair (what a browser's
+ * WebSocket can send). Works on a fastify request and on a raw http.IncomingMessage, so a
  * WebSocket upgrade handler can call it too.
  */
 
@@ -11,7 +12,7 @@ const { HttpError } = require('../errors');
 
 /** Everyone, when no keys are configured: no owner, sees every job (today's behaviour). */
 const OPEN_IDENTITY = Object.freeze({ id: null, admin: true });
-const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+const BEARER = /^(?:Bearer|Token)[ \t]+(\S+)[ \t]*$/i; // Token: Deepgram's scheme
 const SUBPROTOCOL_PREFIX = 'openai-insecure-api-key.';
 const CHALLENGE = { 'www-authenticate': 'Bearer realm="whisper-relay"' };
 
@@ -46,6 +47,8 @@ function presentedKey(headers) {
     const offered = String(headers['sec-websocket-protocol'] || '').split(',').map((p) => p.trim());
     const protocol = offered.find((p) => p.startsWith(SUBPROTOCOL_PREFIX));
     if (protocol) return protocol.slice(SUBPROTOCOL_PREFIX.length);
+    const token = offered.indexOf('token'); // Deepgram's browser SDK: `token, <key>`
+    if (token !== -1 && offered[token + 1]) return offered[token + 1];
   }
   return null;
 }
