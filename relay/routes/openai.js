@@ -25,7 +25,7 @@ const RESPONSE_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'];
 /** OpenAI's hosted model names run on the sidecar's default model. */
 const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
 /** Fields OpenAI accepts that change nothing here. */
-const IGNORED_FIELDS = new Set(['temperature', 'chunking_strategy', 'include']);
+const IGNORED_FIELDS = new Set(['temperature', 'chunking_strategy']);
 /** What stream=true can carry: the text, not subtitles or timestamps. */
 const STREAM_FORMATS = ['json', 'text'];
 
@@ -108,8 +108,15 @@ function toSidecarRequest(fields, task) {
     }
   }
   const words = granularities.includes('word');
+  // include[]'s one value, logprobs, needs Whisper's token log-probabilities, which the sidecar does not report.
+  const include = [].concat(fields.include || []).filter(Boolean);
+  if (include.length > 0) {
+    throw new HttpError(400, 'unsupported_value', `include[] ${JSON.stringify(include)} is not supported here: this `
+      + 'relay does not return logprobs. Leave include[] out.', { param: 'include[]' });
+  }
   const model = fields.model && !HOSTED_MODELS.test(fields.model) ? fields.model : undefined;
-  const known = new Set(['file', 'model', 'language', 'prompt', 'response_format', 'timestamp_granularities', 'stream']);
+  const known = new Set(['file', 'model', 'language', 'prompt', 'response_format', 'timestamp_granularities', 'stream',
+    'include']);
   const unknown = Object.keys(fields).find((key) => !known.has(key) && !IGNORED_FIELDS.has(key));
   if (unknown) {
     throw new HttpError(400, 'unknown_parameter', `Unrecognized request argument supplied: ${unknown}`, { param: unknown });

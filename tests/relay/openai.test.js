@@ -87,6 +87,10 @@ test('errors come back in OpenAI\'s shape and the SDK raises its own classes', a
   }), (err) => err instanceof OpenAI.BadRequestError && err.status === 400
     && err.error.param === 'response_format' && err.error.type === 'invalid_request_error');
 
+  await assert.rejects(client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', include: ['logprobs'],
+  }), (err) => err instanceof OpenAI.BadRequestError && err.error.param === 'include[]' && /logprobs/.test(err.message));
+
   const fake = path.join(tempDir(), 'fake.mp3');
   fs.writeFileSync(fake, 'definitely not audio\n'.repeat(40));
   await assert.rejects(client.audio.transcriptions.create({ file: fs.createReadStream(fake), model: 'whisper-1' }),
