@@ -59,15 +59,18 @@ function shiftTimestamps(source, ticks) {
 }
 
 /**
- * Args: {dir (makeStreams()), count, discontinuityAt, shiftsS: [before, after], periodMs, initial}.
+ * Args: {dir (makeStreams()), count (more than the fixture has: it plays again, its PTS going on),
+ *   discontinuityAt, shiftsS: [before, after], periodMs, initial}.
  * Returns: {origin, segments: [{start (s in the fixture audio), pts (s, as published), duration}],
- *   close()}.
+ *   published() (how many segments the playlist lists now), close()}.
  */
 async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, periodMs = 2000, initial = 1 }) {
-  const fixture = readSegments(dir).slice(0, count);
+  const once = readSegments(dir);
+  const loopS = once.reduce((sum, segment) => sum + segment.duration, 0);
+  const fixture = Array.from({ length: count }, (_, index) => once[index % once.length]);
   let start = 0;
   const segments = fixture.map((segment, index) => {
-    const shift = index < discontinuityAt ? shiftsS[0] : shiftsS[1];
+    const shift = (index < discontinuityAt ? shiftsS[0] : shiftsS[1]) + Math.floor(index / once.length) * loopS;
     const entry = { start, pts: start + shift, duration: segment.duration, bytes: shiftTimestamps(segment.bytes, Math.round(shift * TICKS)) };
     start += segment.duration;
     return entry;
@@ -107,6 +110,7 @@ async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, perio
   return {
     origin: `http://127.0.0.1:${server.address().port}`,
     segments: segments.map(({ start: s, pts, duration }) => ({ start: s, pts, duration })),
+    published: () => (began === null ? 0 : published()),
     close: () => {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(resolve));
