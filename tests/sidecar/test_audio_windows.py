@@ -4,6 +4,7 @@ the header does not say), and a transcription in many windows hears what one win
 times. The files are made here with PyAV; the model is the real embedded base.
 """
 
+import threading
 import time
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def test_a_file_over_max_audio_s_gets_a_clear_error_and_no_work(limited, files):
     assert [s for s in limited.notifications("status", rid) if s["params"]["stage"] == "transcribing"] == []
 
 
-@pytest.mark.parametrize("name", ["silence_1h", "hum_1h"])
+@pytest.mark.parametrize("name", ["hum_1h", "silence_1h"])  # the hum, the whole path, against a warm peak
 def test_an_hour_of_audio_grows_the_sidecar_by_less_than_the_bound(limited, files, name):
     pid = limited.proc.pid
     peak_before = vm_kb(pid, "VmHWM")
@@ -226,3 +227,40 @@ def test_many_windows_hear_the_words_of_one_window_at_the_right_times(cpu_model,
     for name, first in (("weather", "weather"), ("numbers", "please"), ("story", "once")):
         at = next(start for start, ws in spoken if first in ws and start >= starts[name] - 1.0)
         assert starts[name] - 0.5 <= at <= starts[name] + 1.5, (name, at, starts[name])
+
+
+class FailsOnTheSecondWindow:
+    """A CUDA model whose second call fails as CTranslate2 does when the GPU runs out of memory."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, 0
+
+    def transcribe(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("CUDA failed with error out of memory")
+        return self.real.transcribe(*args, **kwargs)
+
+
+def test_a_cuda_error_in_a_later_window_reruns_the_file_on_the_cpu_from_its_start(cache_dir, cpu_model, speech):
+    from sidecar.cuda.verify import ProbeRun
+    from sidecar.engine.gpu import Gpu
+
+    gpu = Gpu(Path(cache_dir), ("passing-probe",), count=lambda: 1,
+              runner=lambda argv, timeout_s, env: ProbeRun(0, False, "", 0.0))
+    events = []
+    engine = Engine(Config(cache_dir=Path(cache_dir), preload=False, model="base", window_s=12.0),
+                    lambda method, params: events.append((method, params)),
+                    lambda key: FailsOnTheSecondWindow(cpu_model) if key[1] == "cuda" else cpu_model, gpu=gpu)
+    assert engine.start().result(60).device == "cuda"
+    path, _ = speech
+    result = engine.transcribe("r1", transcribe_params({"path": str(path)}), threading.Event(), time.monotonic())
+    assert result["device"] == "cpu" and "out of memory" in result["fallback_reason"]
+    fallback = next(i for i, (m, p) in enumerate(events) if m == "status" and p["stage"] == "fallback")
+    before = [p["segment"] for m, p in events[:fallback] if m == "segment"]
+    after = [p["segment"] for m, p in events[fallback:] if m == "segment"]
+    assert before and before[0]["id"] == 1  # the first window's segments went out on CUDA ...
+    assert after == result["segments"] and after[0]["id"] == 1  # ... and the CPU re-run starts over
+    assert [s["id"] for s in after] == list(range(1, len(after) + 1))
+    reference = " ".join(fixture_text(name) for name in FIXTURES)
+    assert wer(reference, result["text"]) <= 0.15 and result["duration"] == pytest.approx(37.8, abs=0.1)
