@@ -34,6 +34,7 @@ class CaptionTimelines {
     Object.assign(this, { dir, store, runner, log });
     this.cache = new Map(); // job id -> entries
     this.feeds = new WeakMap(); // AbortSignal -> {id, cursor, last, gapS, cc}
+    this.foreign = new WeakSet(); // AbortSignals of sources that are not this runner's
     this.committed = new Map(); // job id -> stream time the sidecar has committed to
     this.onChunk = (signal, chunk) => this.note(signal, chunk);
     mediaChunks.on('chunk', this.onChunk);
@@ -69,8 +70,12 @@ class CaptionTimelines {
   }
 
   note(signal, chunk) {
+    if (this.foreign.has(signal)) return;
     const feed = this.feeds.get(signal) || this.open(signal);
-    if (!feed) return;
+    if (!feed) {
+      this.foreign.add(signal); // another relay's job (tests run several in one process)
+      return;
+    }
     if (chunk.type === 'gap') {
       feed.cursor += chunk.seconds;
       feed.gapS += chunk.seconds;
