@@ -9,7 +9,8 @@
  *                               {metadata, results: {channels: [{alternatives: [...]}]}}.
  * Query options: relay/deepgram/options.js (anything not supported is refused by name: 400 before
  * the upgrade). Keys: the security hook, which also takes `Authorization: Token <key>` and the
- * browser's `token, <key>` subprotocol. Errors are Deepgram's {err_code, err_msg, request_id}.
+ * browser's `token, <key>` subprotocol. Errors are Deepgram's {err_code, err_msg, request_id}, with the
+ * relay's `error` object beside them.
  */
 
 const fs = require('node:fs');
@@ -36,8 +37,12 @@ async function deepgramRoutes(app, { config, runner, sidecar, streams }) {
     if (err.headers) reply.headers(err.headers);
     const status = known ? err.statusCode : 500;
     const code = status === 401 ? 'INVALID_AUTH' : (known && err.code) || 'INTERNAL_SERVER_ERROR';
+    const message = known ? err.message : 'The relay failed; see its log.';
+    // Deepgram's fields, and the relay's `error` object as on every /v1 route (OpenAI's shape).
     reply.code(status).header('dg-error', code).send({
-      err_code: code, err_msg: known ? err.message : 'The relay failed; see its log.', request_id: crypto.randomUUID(),
+      err_code: code, err_msg: message, request_id: crypto.randomUUID(),
+      error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null,
+        code: known ? err.code || null : 'internal_error' },
     });
   });
   // The pre-recorded body is audio of any type: read as a stream by the handler.
@@ -50,9 +55,10 @@ async function deepgramRoutes(app, { config, runner, sidecar, streams }) {
     preValidation: async (request) => {
       request.deepgramOptions = readLiveOptions(request.query || {});
     },
-    handler: async () => {
-      throw new DeepgramError('GET /v1/listen is a WebSocket (Upgrade: websocket); send a file with POST /v1/listen.');
-    },
+    handler: async () => ({ // a plain GET says how to connect, as /v1/realtime does
+      object: 'listen.endpoint',
+      message: 'GET /v1/listen is a WebSocket (Upgrade: websocket) for live audio; send a file with POST /v1/listen.',
+    }),
     wsHandler: (socket, request) => serveLive(socket, request, { sidecar, streams }),
   });
 

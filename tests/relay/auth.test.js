@@ -64,6 +64,9 @@ async function finishedJob(key) {
 function sampleRequest({ method, url }, jobId) {
   const route = url.replace(':id', jobId).replace(/\*$/, 'whisper-1');
   if (method === 'POST' && url === '/api/transcriptions') return { route, json: { path: 'hello.flac', language: 'en' } };
+  if (method === 'POST' && url === '/v1/listen') { // Deepgram's pre-recorded call: the audio is the body
+    return { route, form: () => new Blob([fs.readFileSync(fixture('hello.flac'))], { type: 'audio/flac' }) };
+  }
   if (method === 'POST' && url.startsWith('/v1/audio/')) {
     return { route, form: () => audioForm(fixture('hello.flac'), { model: 'whisper-1', response_format: 'text' }) };
   }

@@ -15,9 +15,7 @@ const http = require('node:http');
 const path = require('node:path');
 const { DeepgramClient } = require('@deepgram/sdk');
 const { startSidecar, startRelay, fixture, fixtureText, wordRecall, tempDir, ROOT } = require('./helpers');
-const { pcm24k, g711, SdkWebSocket } = require('./realtime-helpers');
-const { findPythonSync } = require('../../node_bridge');
-const childProcess = require('node:child_process');
+const { pcm24k, g711, SdkWebSocket, runPython } = require('./realtime-helpers');
 
 const KEY = `dg-${crypto.randomBytes(16).toString('hex')}`;
 
@@ -77,7 +75,7 @@ test('live linear16: interim and final Results, SpeechStarted, speech_final per 
   assert.ok(types.indexOf('SpeechStarted') < types.indexOf('Results'), types.join());
   assert.ok(messages.some((m) => m.type === 'Results' && !m.is_final), 'interim results');
   const text = transcriptOf(messages);
-  const recall = wordRecall(`${fixtureText('weather')} ${fixtureText('numbers')}`, text);
+  const recall = wordRecall(text, `${fixtureText('weather')} ${fixtureText('numbers')}`);
   assert.ok(recall >= 0.8, `recall ${recall}: ${text}`);
   assert.ok(finals(messages).filter((m) => m.speech_final).length >= 2, 'one speech_final per turn at least');
   for (const m of finals(messages)) {
@@ -106,7 +104,7 @@ test('live mulaw at 8 kHz (FFmpeg\'s encoder): KeepAlive, Finalize commits at on
   for (let i = 0; i < 1200 && !messages.some((m) => m.from_finalize); i += 1) await sleep(100);
   const finalized = messages.find((m) => m.from_finalize);
   assert.ok(finalized && finalized.is_final, 'a final Results with from_finalize');
-  const recall = wordRecall(fixtureText('weather'), transcriptOf(messages));
+  const recall = wordRecall(transcriptOf(messages), fixtureText('weather'));
   assert.ok(recall >= 0.6, `recall ${recall} (telephone band): ${transcriptOf(messages)}`);
   connection.sendCloseStream({ type: 'CloseStream' });
   assert.equal((await closed).code, 1000);
@@ -115,15 +113,13 @@ test('live mulaw at 8 kHz (FFmpeg\'s encoder): KeepAlive, Finalize commits at on
 
 test('live Ogg Opus (encoding=opus): the container is decoded by the sidecar', async () => {
   const dest = path.join(tempDir('dg-ogg-'), 'hello.ogg');
-  const python = findPythonSync({ projectRoot: ROOT });
-  childProcess.execFileSync(python.command, [...python.args, '-c', 'import sys; sys.path.insert(0, sys.argv[1]); '
-    + 'import make_streams as m; m.make_ogg(sys.argv[3:], sys.argv[2])', path.join(ROOT, 'tests', 'fixtures'), dest,
-  fixture('weather.flac')]);
+  runPython(['import sys; sys.path.insert(0, sys.argv[1])', 'import make_streams as m',
+    'm.make_ogg(sys.argv[3:], sys.argv[2])'], [path.join(ROOT, 'tests', 'fixtures'), dest, fixture('weather.flac')]);
   const { connection, messages, closed } = await listen({ encoding: 'opus', language: 'en' });
   await sendAudio(connection, fs.readFileSync(dest), { bytesPerS: 40000, realTime: false });
   connection.sendCloseStream({ type: 'CloseStream' });
   assert.equal((await closed).code, 1000);
-  const recall = wordRecall(fixtureText('weather'), transcriptOf(messages));
+  const recall = wordRecall(transcriptOf(messages), fixtureText('weather'));
   assert.ok(recall >= 0.8, `recall ${recall}: ${transcriptOf(messages)}`);
 });
 
@@ -131,7 +127,7 @@ test('pre-recorded: the SDK\'s transcribeFile and transcribeUrl get metadata and
   const bytes = fs.readFileSync(fixture('weather.flac'));
   const fromFile = await client.listen.v1.media.transcribeFile(bytes, { model: 'nova-3', language: 'en' });
   const alt = fromFile.results.channels[0].alternatives[0];
-  assert.ok(wordRecall(fixtureText('weather'), alt.transcript) >= 0.8, alt.transcript);
+  assert.ok(wordRecall(alt.transcript, fixtureText('weather')) >= 0.8, alt.transcript);
   assert.ok(alt.confidence > 0 && alt.confidence <= 1, String(alt.confidence));
   assert.ok(alt.words.length >= 10 && alt.words.every((w) => w.end >= w.start && w.confidence >= 0 && w.punctuated_word));
   assert.equal(fromFile.metadata.sha256, sha256(bytes));
@@ -146,7 +142,7 @@ test('pre-recorded: the SDK\'s transcribeFile and transcribeUrl get metadata and
     const fromUrl = await client.listen.v1.media.transcribeUrl({ url: `http://127.0.0.1:${server.address().port}/w.flac`,
       punctuate: false });
     const text = fromUrl.results.channels[0].alternatives[0].transcript;
-    assert.ok(wordRecall(fixtureText('weather'), text) >= 0.8, text);
+    assert.ok(wordRecall(text, fixtureText('weather')) >= 0.8, text);
     assert.doesNotMatch(text, /[.,]/, 'punctuate=false');
   } finally {
     server.close();

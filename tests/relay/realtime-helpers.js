@@ -28,8 +28,7 @@ const BYTES_PER_100MS = RATE * 2 / 10;
  * encoded by PyAV's (FFmpeg's) encoder `codec` (pcm_mulaw, pcm_alaw).
  */
 function fixtureAudio(names, { gapS, rate, codec = 'pcm' }) {
-  const python = findPythonSync({ projectRoot: ROOT });
-  const code = [
+  return runPython([
     'import sys; sys.path.insert(0, sys.argv[1])',
     'import numpy as np, av, make_streams as m',
     'rate = int(sys.argv[3])',
@@ -39,9 +38,14 @@ function fixtureAudio(names, { gapS, rate, codec = 'pcm' }) {
     'codec.sample_rate, codec.format, codec.layout = rate, "s16", "mono"',
     'frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono"); frame.sample_rate = rate',
     'sys.stdout.buffer.write(b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)]))',
-  ].join('\n');
-  return childProcess.execFileSync(python.command, [...python.args, '-c', code, path.join(ROOT, 'tests', 'fixtures'),
-    String(gapS), String(rate), codec, ...names.map((n) => path.join(AUDIO, n))], { maxBuffer: 512 * 1024 * 1024 });
+  ], [path.join(ROOT, 'tests', 'fixtures'), String(gapS), String(rate), codec, ...names.map((n) => path.join(AUDIO, n))]);
+}
+
+/** Runs Python `lines` (the project's Python: numpy, av) with `args`; returns its stdout as a Buffer. */
+function runPython(lines, args = []) {
+  const python = findPythonSync({ projectRoot: ROOT });
+  return childProcess.execFileSync(python.command, [...python.args, '-c', lines.join('\n'), ...args],
+    { maxBuffer: 512 * 1024 * 1024 });
 }
 
 /** The fixtures joined with gapS of silence, as PCM16 mono 24 kHz (or `rate`). */
@@ -252,6 +256,6 @@ function g711Silence(seconds, law) {
 }
 
 module.exports = {
-  SdkWebSocket, RATE, BYTES_PER_100MS, TYPES, byType, checkItems, startStack, pcm24k, g711, g711Silence, wav, tlsFront, connect, connectWs, record,
+  SdkWebSocket, RATE, BYTES_PER_100MS, TYPES, byType, checkItems, startStack, runPython, pcm24k, g711, g711Silence, wav, tlsFront, connect, connectWs, record,
   sendPcm, silence,
 };

@@ -83,15 +83,15 @@ test('a socket dropped mid-turn: resume gets the settings, the turns completed m
   assert.equal(again.session.audio.input.transcription.language, 'en');
   assert.equal(again.session.audio.input.turn_detection.silence_duration_ms, 1500, 'its settings');
   await sendPcm(b.rt, silence(2.5), { realTime: true }); // the pause that ends the open turn
-  await b.waitFor((e) => e.type === TYPES.completed && wordRecall(fixtureText('weather'), e.transcript) >= 0.8,
+  await b.waitFor((e) => e.type === TYPES.completed && wordRecall(e.transcript, fixtureText('weather')) >= 0.8,
     120000, 'the weather turn');
 
   const all = [...a.events, ...b.events];
   const completed = byType(all, TYPES.completed);
-  const numbers = completed.filter((e) => wordRecall(fixtureText('numbers'), e.transcript) >= 0.8);
+  const numbers = completed.filter((e) => wordRecall(e.transcript, fixtureText('numbers')) >= 0.8);
   assert.equal(numbers.length, 1, `numbers completed once over both sockets: ${completed.map((e) => e.transcript)}`);
   assert.equal(new Set(completed.map((e) => e.item_id)).size, completed.length, 'no item completed twice');
-  const weather = completed.find((e) => wordRecall(fixtureText('weather'), e.transcript) >= 0.8);
+  const weather = completed.find((e) => wordRecall(e.transcript, fixtureText('weather')) >= 0.8);
   assert.equal(weather.item_id, open, 'the turn open at the drop completed after the resume, whole');
   checkItems(all);
 

@@ -53,7 +53,7 @@ test('GA session, server VAD, audio at real time: turns in order, deltas join to
   await sendPcm(c.rt, pcm, { realTime: true });
   await c.waitFor((e) => byType(c.events, TYPES.completed).length >= 2, 120000, 'two completed items');
   const texts = checkItems(c.events);
-  const recall = wordRecall(`${fixtureText('weather')} ${fixtureText('numbers')}`, texts.join(' '));
+  const recall = wordRecall(texts.join(' '), `${fixtureText('weather')} ${fixtureText('numbers')}`);
   assert.ok(recall >= 0.8, `recall ${recall}: ${texts.join(' | ')}`);
 
   for (const done of byType(c.events, TYPES.completed)) {
@@ -93,7 +93,7 @@ test('beta shape, no turn detection: input_audio_buffer.commit commits a turn; e
   const done = await c.waitFor((e) => e.type === TYPES.completed, 120000, 'completed');
   assert.equal(done.item_id, committed.item_id);
   assert.equal(byType(c.events, TYPES.started).length, 0, 'no VAD events without turn detection');
-  const recall = wordRecall(fixtureText('story'), done.transcript);
+  const recall = wordRecall(done.transcript, fixtureText('story'));
   assert.ok(recall >= 0.8, `recall ${recall}: ${done.transcript}`);
   checkItems(c.events);
 
@@ -105,7 +105,7 @@ test('beta shape, no turn detection: input_audio_buffer.commit commits a turn; e
   c.rt.send({ type: 'input_audio_buffer.commit' });
   await c.waitFor((e) => byType(c.events, TYPES.completed).length === 2, 120000, 'a second completed');
   const last = byType(c.events, TYPES.completed)[1].transcript;
-  assert.ok(wordRecall(fixtureText('weather'), last) >= 0.8, last);
+  assert.ok(wordRecall(last, fixtureText('weather')) >= 0.8, last);
   assert.doesNotMatch(last, /speech recognition/i, 'the cleared audio is not in the next turn');
   c.close();
 });
