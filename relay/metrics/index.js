@@ -14,6 +14,10 @@
  *   whisper_sidecar_restarts_total{sidecar}
  *   whisper_cpu_fallbacks_total{reason}
  *   whisper_live_streams_open, whisper_live_stream_lag_seconds (the largest lag of the open streams)
+ *   whisper_live_headroom{sidecar}, whisper_live_load{sidecar}, whisper_live_decode_seconds_per_audio_second{sidecar},
+ *   whisper_live_partials_thinned{sidecar}, whisper_live_loops{sidecar}, whisper_live_decode_failed{sidecar},
+ *   whisper_live_decode_batches{sidecar,size}: the stream worker's own figures (the `capacity` of its last live
+ *   status line; the counts run from the sidecar's start), and whisper_live_refused_total (capacity refusals)
  */
 
 const client = require('prom-client');
@@ -74,8 +78,16 @@ function createMetrics({ sources = {} } = {}) {
     collect() { this.set(feed.liveStreams ? feed.liveStreams().lagS : 0); },
   });
 
+  const capacity = capacityGauges(register);
+  const refused = new client.Counter({
+    name: 'whisper_live_refused_total', help: 'Live streams refused because the sidecar had no capacity for them',
+    registers: [register],
+  });
+
   return {
     register,
+    /** A live stream was refused with the sidecar's capacity error. */
+    liveRefused() { refused.inc(); },
     setSources(more) { feed = { ...feed, ...more }; },
     /** A job reached done, error or cancelled: {state, device, duration (audio s), processingS, attempts}. */
     jobFinished({ state, device, duration, processingS, attempts: spent }) {
@@ -89,12 +101,50 @@ function createMetrics({ sources = {} } = {}) {
     /** Counts a bridge's restarts and CPU fallbacks. */
     watchSidecar(sidecar, name = '0') {
       restarts.inc({ sidecar: name }, 0);
+      sidecar.on('status', (status) => {
+        if (status && status.capacity) capacity.update(name, status.capacity);
+      });
       sidecar.on('restart', (info = {}) => {
         restarts.inc({ sidecar: name });
         if (info.forceCpu && info.fallbackReason) fallbacks.inc({ reason: fallbackKind(info.fallbackReason) });
       });
     },
   };
+}
+
+/** Gauges of each sidecar's stream-worker figures, as its last live status line gave them. */
+function capacityGauges(register) {
+  const latest = new Map(); // sidecar name -> capacity object
+  const gauge = (name, help, read) => new client.Gauge({
+    name, help, labelNames: ['sidecar'], registers: [register],
+    collect() {
+      this.reset();
+      for (const [sidecar, c] of latest) {
+        const value = read(c);
+        if (typeof value === 'number') this.set({ sidecar }, value);
+      }
+    },
+  });
+  gauge('whisper_live_headroom', 'Share of the stream worker not spent decoding (1 - load)', (c) => c.headroom);
+  gauge('whisper_live_load', 'Share of the last 30 s the stream worker spent decoding', (c) => c.load);
+  gauge('whisper_live_decode_seconds_per_audio_second', 'Decode time one second of stream audio cost',
+    (c) => c.decode_s_per_audio_s);
+  gauge('whisper_live_partials_thinned', 'Partials skipped because the worker was loaded (since the sidecar started)',
+    (c) => c.partials_thinned);
+  gauge('whisper_live_loops', 'Decodes cut at a repetition or compression loop (since the sidecar started)', (c) => c.loops);
+  gauge('whisper_live_decode_failed', 'Windows of speech that decoded to no text, sent as gaps (since the sidecar started)',
+    (c) => c.decode_failed);
+  new client.Gauge({
+    name: 'whisper_live_decode_batches', help: 'Stream decodes by the number of windows in the batch (since the sidecar started)',
+    labelNames: ['sidecar', 'size'], registers: [register],
+    collect() {
+      this.reset();
+      for (const [sidecar, c] of latest) {
+        for (const [size, n] of Object.entries(c.batch_sizes || {})) this.set({ sidecar, size }, n);
+      }
+    },
+  });
+  return { update(name, value) { latest.set(name, value); } };
 }
 
 /** A short, bounded label for a fallback reason (the bridge's reason is a sentence). */
