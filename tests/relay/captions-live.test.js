@@ -78,7 +78,7 @@ test('captions.m3u8 of a live HLS job: valid and growing while live, ended with 
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   assert.equal(job.state, 'done', JSON.stringify(job.error));
-  assert.ok(seen.some((n) => n > 0) && seen.some((n, i) => i > 0 && n > seen[i - 1]), `the live playlist grew: ${seen}`);
+  assert.ok(seen.some((n) => n > 0) && seen.some((n, i) => i > 0 && n > seen[i - 1]), `the live playlist grew: ${seen} (${JSON.stringify(job.result.segments)})`);
   assert.ok(Math.max(...seen) < COUNT, `segments were listed while live before the end: ${seen}`);
 
   // Ended: every source segment, the discontinuity where the source had it, #EXT-X-ENDLIST.
@@ -110,7 +110,7 @@ test('captions.m3u8 of a live HLS job: valid and growing while live, ended with 
   const jumpAt = origin.segments[DISCONTINUITY_AT].pts;
   assert.ok(hello.length > 0 && hello[0].mediaStart >= jumpAt - 0.1 && hello[0].mediaStart < HELLO_AT_S + SHIFTS_S[1] + 1, JSON.stringify(hello));
   const helloEnd = HELLO_END_S + SHIFTS_S[1];
-  assert.ok(Math.abs(hello[hello.length - 1].mediaEnd - helloEnd) < 1.0, `hello ends at ${helloEnd}: ${JSON.stringify(hello)}`);
+  assert.ok(Math.abs(hello[hello.length - 1].mediaEnd - helloEnd) < 1.5, `hello ends at ${helloEnd}: ${JSON.stringify(hello)}`);
 
   // master.m3u8: the origin's variant, absolute, with the captions as its SUBTITLES rendition.
   const master = parsePlaylist((await get(`${base}/master.m3u8`)).text);
