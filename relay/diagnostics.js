@@ -2,8 +2,11 @@
 
 /**
  * The GPU diagnostics the relay prints at startup, from the sidecar's `gpu_status`: which library
- * paths were configured, whether CUDA was verified, and why the CPU is used when it is.
+ * paths were configured, whether CUDA was verified, and why the CPU is used when it is; and the
+ * report as a caller of /api/gpu may see it.
  */
+
+const { withoutPaths } = require('./errors');
 
 /** Returns the lines to print (no trailing newlines). */
 function formatGpuReport(gpu) {
@@ -39,10 +42,23 @@ function formatGpuReport(gpu) {
 /** Fields of gpu_status that name the server's folders: only admin keys see them. */
 const ADMIN_ONLY = ['cache_dir'];
 
-/** The gpu_status report as a caller may see it: without ADMIN_ONLY fields unless its key is admin. */
+/**
+ * The gpu_status report as a caller may see it: an admin key (and everyone without keys) sees all of
+ * it; another key sees it without ADMIN_ONLY fields and with every path cut to its last part (library
+ * folders, a model folder, paths in a fallback reason).
+ */
 function forCaller(gpu, identity) {
   if (!identity || identity.admin || !gpu || typeof gpu !== 'object') return gpu;
-  return Object.fromEntries(Object.entries(gpu).filter(([key]) => !ADMIN_ONLY.includes(key)));
+  return withoutPathsDeep(Object.fromEntries(Object.entries(gpu).filter(([key]) => !ADMIN_ONLY.includes(key))));
+}
+
+function withoutPathsDeep(value) {
+  if (typeof value === 'string') return withoutPaths(value);
+  if (Array.isArray(value)) return value.map(withoutPathsDeep);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withoutPathsDeep(item)]));
+  }
+  return value;
 }
 
 module.exports = { formatGpuReport, forCaller };

@@ -167,6 +167,8 @@ test('errors name no server path: not_audio has the upload\'s basename only; cac
   const seen = (await call(keyed.url, 'GET', '/api/gpu', { key: user })).body;
   assert.equal(typeof seen.device === 'string' || seen.device === null, true);
   assert.equal('cache_dir' in seen, false, 'a plain key does not see the server\'s cache folder');
+  const paths = JSON.stringify(seen).match(/"(?:\/|[A-Za-z]:\\\\)[^"]*"/g);
+  assert.equal(paths, null, `no absolute path in what a plain key sees: ${paths}`);
   const adminView = (await call(keyed.url, 'GET', '/api/gpu', { key: admin })).body;
   assert.equal(typeof adminView.cache_dir, 'string', 'an admin key does');
 });
