@@ -49,6 +49,8 @@ async function systemRoutes(app, { sidecar, runner }) {
     .filter((name) => TYPES[path.extname(name)])
     .map((name) => [`/${name}`, path.join(PUBLIC_DIR, name)]));
   files.set('/', path.join(PUBLIC_DIR, 'index.html'));
+  // The page's player (hls.js) comes from the installed package, not a CDN and not a copy or a link in public/.
+  files.set('/hls.min.js', require.resolve('hls.js/dist/hls.min.js'));
   for (const [url, file] of files) {
     app.get(url, { config: { auth: 'public' } }, (request, reply) => {
       reply.type(TYPES[path.extname(file)]).header('cache-control', 'no-cache');
