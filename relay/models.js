@@ -5,7 +5,8 @@
  *
  *   whisper-1   OpenAI's name, which the relay runs on the sidecar's default model
  *   base        the embedded model (always there: it ships as a Python package)
- *   the default the sidecar's own default (WHISPER_MODEL, or medium on CUDA), from gpu_status
+ *   the default the sidecar's own default (WHISPER_MODEL, or medium on CUDA), from gpu_status; not a
+ *               model folder, whose path is the server's business (whisper-1 runs it)
  *   cached      hub models in the sidecar's cache folder, as gpu_status reports it (cache_dir: the
  *               relay never works it out itself) (CACHE/hub/models--ORG--NAME/snapshots/REV/
  *               model.bin, faster-whisper's layout), listed by hub id, and by short name too for
@@ -38,7 +39,9 @@ async function listModels({ sidecar }) {
   const embeddedCreated = cacheDir ? mtimeSeconds(path.join(cacheDir, EMBEDDED_DIR)) : 0;
   add(ALIAS, embeddedCreated);
   add(EMBEDDED, embeddedCreated);
-  if (defaultModel) add(defaultModel, path.isAbsolute(defaultModel) ? mtimeSeconds(defaultModel) : 0, ownerOf(defaultModel));
+  // A model folder (WHISPER_MODEL=/srv/models/x) is not listed: its path is the server's business,
+  // and whisper-1 runs it.
+  if (defaultModel && !isFolder(defaultModel)) add(defaultModel, 0, ownerOf(defaultModel));
   for (const { repo, created } of cacheDir ? cachedHubModels(path.join(cacheDir, 'hub')) : []) {
     const short = SHORT_NAME.exec(repo);
     if (short) add(short[1], created, ownerOf(repo));
@@ -88,8 +91,11 @@ function cachedHubModels(hubDir) {
   return found.sort((a, b) => a.repo.localeCompare(b.repo));
 }
 
+function isFolder(id) {
+  return path.isAbsolute(id) || /^[.~]/.test(id) || id.includes('\\');
+}
+
 function ownerOf(id) {
-  if (path.isAbsolute(id)) return 'local';
   const slash = id.indexOf('/');
   return slash > 0 ? id.slice(0, slash) : OWNER;
 }

@@ -14,6 +14,7 @@ const { looksLikeMedia } = require('../../relay/sniff');
 const { toSidecarRequest } = require('../../relay/routes/openai');
 const { withoutPaths } = require('../../relay/errors');
 const { sameOrigin } = require('../../relay/auth/origin');
+const { listModels, vetModel } = require('../../relay/models');
 const { fixture, tempDir } = require('./helpers');
 
 const RESULT = {
@@ -144,4 +145,16 @@ test('sameOrigin: the scheme\'s default port aside, an Origin must name the Host
   assert.equal(sameOrigin('http://127.0.0.1:8788', '127.0.0.1:8787'), false);
   assert.equal(sameOrigin('null', '127.0.0.1:8787'), false);
   assert.equal(sameOrigin('file:///x', '127.0.0.1:8787'), false);
+});
+
+test('/v1/models never lists a model folder; vetModel takes listed and configured names only', async () => {
+  // gpu_status as the sidecar answers it with WHISPER_MODEL set to a folder (the bridge's own shape).
+  const sidecar = { gpuStatus: async () => ({ model: '/srv/models/private-ct2', cache_dir: null }) };
+  const ids = (await listModels({ sidecar })).map((m) => m.id);
+  assert.deepEqual(ids, ['whisper-1', 'base']);
+  await vetModel('base', { sidecar });
+  await vetModel(undefined, { sidecar });
+  await vetModel('tiny', { sidecar, allowed: ['tiny'] });
+  await assert.rejects(vetModel('/srv/models/private-ct2', { sidecar }), (err) => err.statusCode === 400
+    && err.code === 'model_not_found');
 });
