@@ -32,7 +32,7 @@ class DirectStreams:
         if method == "segment":
             events.append((now, "segment", params["segment"]))
         elif method == "status" and params.get("lag_s") is not None:
-            events.append((now, "lag", {k: params.get(k) for k in ("lag_s", "buffered_s", "received_s")}))
+            events.append((now, "lag", {k: params.get(k) for k in ("lag_s", "buffered_s", "received_s", "capacity")}))
 
     def run(self, feeds: List[Feed], options: dict, timeout: float = 600) -> List[dict]:
         """All ``feeds`` at once, each its own stream. Returns per feed {events, result, write_errors}."""

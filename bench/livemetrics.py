@@ -37,6 +37,23 @@ def segment_latencies(arrivals: List[tuple], feed) -> List[float]:
     return out
 
 
+def word_waits(arrivals: List[tuple], feed) -> List[float]:
+    """[(arrival time, final)] → for every word of every final, the wall time the final arrived − the
+    wall time the audio at that word's end had been sent. Notifications carry no word times, so a
+    final's words are taken as evenly spread over its span: the first word waits the longest."""
+    out = []
+    last = feed.sent[-1][1] if feed.sent else None
+    for arrived, segment in arrivals:
+        n = len(segment["text"].split())
+        for i in range(n):
+            end = segment["start"] + (i + 1) * (segment["end"] - segment["start"]) / n
+            sent = feed.available_at(end)
+            sent = last if sent is None else sent
+            if sent is not None:
+                out.append(arrived - sent)
+    return out
+
+
 def slope(points: List[tuple]) -> Optional[float]:
     """Least-squares slope of [(x, y)], or None with fewer than 3 points or no spread in x."""
     if len(points) < 3:

@@ -91,9 +91,10 @@ class HypothesisBuffer:
         self._new, self._previous = [], []
 
     def cut_at(self, t: float) -> None:
-        """The audio before ``t`` is gone and the next decode starts there: whatever it hears after ``t``
-        is new (a last word the aligner stretched past ``t`` must not hide the words after it)."""
-        if self.committed_end is not None and self.committed_end > t:
+        """The audio before ``t`` is gone and the next decode starts there. A last final word that starts
+        before ``t`` but ends after it was stretched by the aligner: the words after ``t`` are new, and
+        must not be taken for it. Final words that start after ``t`` keep their place."""
+        if self.committed_end is not None and self.committed_end > t and self._recent and self._recent[-1].start < t:
             self.committed_end = t
 
     def _take(self, n: int) -> List[Word]:

@@ -20,9 +20,9 @@ COMPRESSION_RATIO_THRESHOLD = 2.4
 LOG_PROB_THRESHOLD = -1.0
 # a phrase of n words said this many times in a row is a loop (a word said three times can be real)
 REPEATS_FOR = {1: 4, 2: 3, 3: 3}
-REPEATS_LONGER = 2  # four words or more
-MAX_NGRAM = 8
+REPEATS_LONGER = 2  # four words or more (a whole passage said again, too)
 MIN_CHARS_FOR_RATIO = 40  # shorter texts don't compress at all
+MAX_WORDS_PER_S = 6.0  # fast speech is 4 to 5 words a second; more than this (plus a few) is not speech
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def repetition_start(texts: Sequence[str]) -> Optional[int]:
     """
     words = [norm(t) for t in texts]
     best: Optional[int] = None
-    for n in range(1, min(MAX_NGRAM, len(words) // 2) + 1):
+    for n in range(1, len(words) // 2 + 1):
         need = REPEATS_FOR.get(n, REPEATS_LONGER)
         for i in range(0, len(words) - n * need + 1):
             phrase = words[i:i + n]
@@ -58,11 +58,15 @@ def compression_ratio(text: str) -> float:
     return len(data) / len(zlib.compress(data)) if data else 0.0
 
 
-def check(words: List[Word], avg_logprob: float) -> Verdict:
+def check(words: List[Word], avg_logprob: float, window_s: float) -> Verdict:
+    """``words``: a decode's words; ``window_s``: the seconds of audio it heard."""
     start = repetition_start([w.text for w in words])
     text = "".join(w.text for w in words)
     if start is None and len(text) >= MIN_CHARS_FOR_RATIO and compression_ratio(text) > COMPRESSION_RATIO_THRESHOLD:
         start = 0  # a loop as a whole, though no phrase repeats word for word
+    most = int(MAX_WORDS_PER_S * window_s) + 3
+    if start is None and len(words) > most:
+        start = most  # more words than the audio can hold: the rest is made up
     confident = avg_logprob >= LOG_PROB_THRESHOLD
     if start is None:
         return Verdict(len(words), False, confident)

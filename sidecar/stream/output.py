@@ -26,6 +26,7 @@ class Output:
         self.next_id = 0
         self.gaps = 0
         self.final_end = 0  # sample index where the last final ends
+        self._spoken: List[tuple] = []  # (final id, end index, text) of the finals with words
 
     def words(self, words: List[Word], limit: int) -> None:
         """Finals for ``words`` (whole words, in order), ending no later than index ``limit``: one per
@@ -46,6 +47,7 @@ class Output:
         start = max(self.final_end, int(round(words[0].start * SR)))
         end = max(start, min(limit, int(round(words[-1].end * SR))))
         self.final_end = end
+        self._spoken = (self._spoken + [(self.next_id, end, text)])[-16:]
         self._final({"start": self._time_of(start), "end": self._time_of(end), "text": text})
 
     def gap(self, start: int, end: int, reason: str, gap_s: float = 0.0) -> None:
@@ -71,10 +73,13 @@ class Output:
         self._notify("speech", {"request_id": None, "stream_id": self._id, "event": event,
                                 "time": self._time_of(index), "next_id": self.next_id})
 
-    def prompt_text(self, since: int, chars: int) -> str:
-        """The last ``chars`` characters of the spoken finals from final number ``since`` on."""
-        spoken = [s["text"] for s in self.finals[since:][-8:] if not s.get("gap")]
-        return "".join(spoken)[-chars:].strip()
+    def prompt_text(self, since: int, before: int, chars: int) -> str:
+        """The last ``chars`` characters of the finals with words from final id ``since`` on that end by
+        index ``before``. Text of the audio a decode hears must not be in its prompt: Whisper would skip
+        those words, and the times of what it says next would be wrong (whisper_streaming's prompt, too,
+        is only the text before its buffer)."""
+        spoken = [text for final_id, end, text in self._spoken if final_id >= since and end <= before]
+        return "".join(spoken[-8:])[-chars:].strip()
 
     def _final(self, segment: dict) -> None:
         segment = {"id": self.next_id, **segment, "final": True}

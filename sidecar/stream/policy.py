@@ -83,6 +83,6 @@ def phrase_cut(pieces: List[Piece], offset_s: float, committed_end: Optional[flo
         if not p.finished or offset_s + last_end > committed_end + EPS:
             break
         cut = p.end
-        if i + 1 < len(pieces) and pieces[i + 1].words:
-            cut = min(cut, pieces[i + 1].words[0].start)
+        if i + 1 < len(pieces) and pieces[i + 1].words:  # no later than the next word, no earlier than this one's end
+            cut = max(min(cut, pieces[i + 1].words[0].start), last_end)
     return cut

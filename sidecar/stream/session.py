@@ -77,7 +77,7 @@ class LiveStream:
         self._due_since: Optional[float] = None
         self._last_open: Optional[tuple] = None  # (plan, pieces) of the last open decode, for reuse
         self._retried_at: Optional[int] = None  # a closing window decoded again after no text or a loop
-        self._prompt_from = 0  # finals before this index are no prompt (a loop came after them)
+        self._prompt_from = 0  # finals with a lower id are no prompt (a loop came after them)
         self._last_status = 0.0
         self._last_audio_at: Optional[float] = None
         self.input_ended = False
@@ -245,7 +245,7 @@ class LiveStream:
 
     def prompt(self) -> Optional[str]:
         with self.lock:
-            text = self.out.prompt_text(self._prompt_from, PROMPT_CHARS)
+            text = self.out.prompt_text(self._prompt_from, self.timeline.committed, PROMPT_CHARS)
             parts = [p for p in (self.options.initial_prompt, text) if p]
             return " ".join(parts) or None
 
@@ -260,12 +260,12 @@ class LiveStream:
                 self.language, self.language_probability = result.language, result.language_probability
             self.timeline.decoded_to = max(self.timeline.decoded_to, plan.end)
             words = policy.words_of(result.pieces, plan.start / SR)
-            verdict = guards.check(words, result.avg_logprob)
+            verdict = guards.check(words, result.avg_logprob, (plan.end - plan.start) / SR)
             if verdict.loop:
                 log.info("stream %s: a loop at word %d of %r", self.id, verdict.keep,
                          "".join(w.text for w in words)[:200])
                 self._capacity.count("loops")
-                self._prompt_from = len(self.out.finals)  # the loop must not feed itself through the prompt
+                self._prompt_from = self.out.next_id  # the loop must not feed itself through the prompt
                 words = words[:verdict.keep]
             if plan.closing:
                 self._apply_closing(plan, result.pieces, words, verdict)
@@ -299,7 +299,7 @@ class LiveStream:
         failed = not words and self.speech.speech_in(plan.start, plan.end) >= HEARD_S
         if (failed or verdict.loop) and self._retried_at != plan.start:
             self._retried_at = plan.start  # decoded again, without the prompt
-            self._prompt_from = len(self.out.finals)
+            self._prompt_from = self.out.next_id
             return
         if failed:
             self._failed(plan)  # speech that decoded to nothing twice: a marked gap, not silence

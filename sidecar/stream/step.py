@@ -190,8 +190,10 @@ def _with_words(tokenizer, spans: list, alignment: List[dict]) -> List[Piece]:
             index += 1
             if not timing["word"]:
                 continue
-            w0 = min(max(float(timing["start"]), start), end)
-            w1 = min(max(float(timing["end"]), w0), end)
+            # the aligner's times, not clamped into the piece: Whisper's timestamp tokens are often off
+            # by a few hundred ms, and a piece's first word clamped to its start would move a cut into it
+            w0 = max(0.0, float(timing["start"]))
+            w1 = max(w0, float(timing["end"]))
             if words and not timing["word"][0].isspace() and tokenizer.language_code not in _UNSPACED:
                 # "o" + "'clock." is one word: a final never ends inside it
                 last = words.pop()

@@ -82,6 +82,16 @@ def _decode(stream, seconds, result, now):
     return plan
 
 
+def test_the_prompt_holds_only_finals_before_the_window():
+    """Whisper skips words of its audio that are in its prompt, and the times of what it says next
+    are wrong: a final still inside the window is no prompt yet."""
+    stream, sent = _stream()
+    _decode(stream, 2.0, _words_result(_said("the weather today")), now=0.0)
+    _decode(stream, 1.0, _words_result(_said("the weather today is sunny")), now=1.0)
+    assert [f["text"] for f in _finals(sent)] == [" the weather today"] and stream.committed == 0
+    assert stream.prompt() is None
+
+
 def test_words_two_decodes_agree_on_become_one_final_and_the_rest_stays_partial():
     stream, sent = _stream()
     _decode(stream, 2.0, _words_result(_said("the weather today")), now=0.0)
@@ -118,10 +128,11 @@ def test_a_loop_two_decodes_agree_on_is_never_committed_and_the_prompt_is_reset(
     sent = []
     stream = LiveStream("s1", StreamOptions(vad=False, language="en"), lambda m, p: sent.append((m, p)),
                         capacity=meter)
-    _decode(stream, 2.0, _words_result(_said("hello world")), now=0.0)
-    _decode(stream, 1.0, _words_result(_said("hello world this")), now=1.0)
+    _decode(stream, 2.0, _words_result(_said("hello world", finished=True)), now=0.0)
+    _decode(stream, 1.0, _words_result(_said("hello world", finished=True), _said("this is", start=0.8)), now=1.0)
     assert [f["text"] for f in _finals(sent)] == [" hello world"]
-    assert stream.prompt() == "hello world"
+    assert stream.committed == int(0.8 * SR)
+    assert stream.prompt() == "hello world", "final text before the window is its prompt"
     loop = _said("hello world this is my channel" + " this is my channel" * 5)
     _decode(stream, 1.0, _words_result(loop), now=2.0)
     _decode(stream, 1.0, _words_result(loop), now=3.0)

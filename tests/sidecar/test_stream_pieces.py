@@ -128,11 +128,15 @@ def test_repetition_start_finds_the_second_saying_of_a_looping_phrase(text, star
 
 def test_check_cuts_a_loop_and_flags_doubtful_decodes():
     looped = words(*("Hello world! This is my channel." + " This is my channel." * 6).split())
-    verdict = check(looped, avg_logprob=-0.3)
+    verdict = check(looped, avg_logprob=-0.3, window_s=30.0)
     assert verdict.loop and verdict.keep == 6 and verdict.confident
     fine = words(*"The weather today is sunny with a light breeze".split())
-    assert check(fine, -0.3) == type(verdict)(len(fine), False, True)
-    assert not check(fine, -1.4).confident
+    assert check(fine, -0.3, 3.0) == type(verdict)(len(fine), False, True)
+    assert not check(fine, -1.4, 3.0).confident
+    assert check(fine, -0.3, 0.5) == type(verdict)(6, True, True), "nine words in half a second are made up"
+    passage = "the low world this is a test on the speech recognition system but whatever today is sunny".split()
+    again = words(*(passage + passage))
+    assert check(again, -0.3, 30.0).keep == len(passage), "a whole passage said again is a loop too"
     assert compression_ratio("la " * 60) > 2.4 > compression_ratio("The weather today is sunny with a light breeze.")
 
 
