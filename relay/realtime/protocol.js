@@ -205,7 +205,7 @@ function readGa(session, current) {
   return next;
 }
 
-/** Accepted and echoed; not applied (README: no filter has been measured against Whisper here). */
+/** Accepted and echoed; not applied (README: the high-pass measured did not help Whisper). */
 function readNoiseReduction(value, param) {
   if (value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value) || !NOISE_REDUCTION.includes(value.type)) {
