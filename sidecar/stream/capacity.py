@@ -21,6 +21,7 @@ MIN_MEASURED_S = 10.0  # audio seconds the window must hold before a refusal is 
 LIMIT = 0.9  # the load a new stream may bring the worker to (some slack for finals at turn ends)
 THIN_AT = ((0.95, 3.0), (0.75, 2.0))  # load -> the partial spacing, in STEP_S units
 RETRY_AFTER_S = 30  # a refused open may retry after this long (a window's worth of new measures)
+BEHIND_S = 3.0  # an open stream with this much audio waiting for its decode: the worker has no time left
 
 
 class Capacity:
@@ -85,25 +86,31 @@ class Capacity:
                 return factor
         return 1.0
 
-    def check_open(self, open_streams: int) -> None:
-        """Raise CapacityExceeded when one more stream would take the worker past LIMIT."""
+    def check_open(self, open_streams: int, behind_s: float = 0.0) -> None:
+        """Raise CapacityExceeded when one more stream would take the worker past LIMIT.
+
+        ``behind_s``: the most audio an open stream has waiting for its decode. A stream that far
+        behind (a source faster than real time, or a worker that cannot keep up) leaves no time over,
+        whatever the load says.
+        """
         if open_streams == 0:
             return  # one stream always runs: it drops audio as `behind` gaps if it must
         figures = self.figures()
         if figures["measured_audio_s"] < MIN_MEASURED_S:
             return
         projected = figures["load"] * (open_streams + 1) / open_streams
-        if projected <= LIMIT:
+        if projected <= LIMIT and behind_s < BEHIND_S:
             return
         per_stream = figures["load"] / open_streams
+        why = (f"one more would take it to {projected:.0%}, past {LIMIT:.0%} of real time" if projected > LIMIT
+               else f"an open stream is {behind_s:.1f} s behind its audio")
         raise CapacityExceeded(
             f"No capacity for another live stream: {open_streams} open stream(s) keep the decoder "
             f"{figures['load']:.0%} busy (measured over the last {WINDOW_S:.0f} s; one second of audio costs "
-            f"{figures['decode_s_per_audio_s']} s of decoding), and one more would take it to {projected:.0%}, "
-            f"past {LIMIT:.0%} of real time",
+            f"{figures['decode_s_per_audio_s']} s of decoding), and {why}",
             open_streams=open_streams, load=figures["load"], projected_load=round(projected, 3),
             load_per_stream=round(per_stream, 3), decode_s_per_audio_s=figures["decode_s_per_audio_s"],
-            limit=LIMIT, retry_after_s=RETRY_AFTER_S)
+            behind_s=round(behind_s, 3), limit=LIMIT, retry_after_s=RETRY_AFTER_S)
 
     def snapshot(self, open_streams: int) -> dict:
         """The ``capacity`` object of a live stream's status notification."""

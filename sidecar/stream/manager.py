@@ -69,7 +69,7 @@ class StreamManager:
             if len(self._streams) >= self._max:
                 raise QueueFull(f"{self._max} streams are open already; close one or retry later",
                                 open_streams=len(self._streams))
-            self.capacity.check_open(len(self._streams))
+            self.capacity.check_open(len(self._streams), max((s.lag_s() for s in self._streams.values()), default=0.0))
             stream_id = f"s{next(self._ids)}"
             stream = LiveStream(stream_id, options, self._notify, clock=self._clock, capacity=self.capacity)
             decoder = make_decoder(

@@ -362,7 +362,9 @@ class LiveStream:
     def maybe_status(self, now: float, force: bool = False, capacity: Optional[dict] = None) -> None:
         with self.lock:
             flowing = self._last_audio_at is not None and now - self._last_audio_at < 2 * STATUS_EVERY_S
-            if not force and (not flowing or now - self._last_status < STATUS_EVERY_S):
+            # also while audio waits to be decoded: a writer that holds back until the lag falls sees it fall
+            busy = self._last_audio_at is not None and self.timeline.lag_s() > 0
+            if not force and (not (flowing or busy) or now - self._last_status < STATUS_EVERY_S):
                 return
             self._last_status = now
             lag = self.lag_s()

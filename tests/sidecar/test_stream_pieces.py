@@ -179,6 +179,20 @@ def test_capacity_refuses_a_stream_that_would_pass_real_time_and_names_the_figur
     meter.check_open(1)  # a closed stream's cost no longer counts
 
 
+def test_capacity_refuses_while_an_open_stream_is_behind_its_audio_whatever_the_load():
+    clock = Clock()
+    meter = cap.Capacity(clock)
+    for _ in range(20):  # light: 0.2 s of decoding a second
+        clock.t += 1.0
+        meter.add_audio("s1", 1.0)
+        meter.add_decode({"s1": 0.2}, batch_size=1)
+    meter.check_open(1, behind_s=1.0)
+    with pytest.raises(CapacityExceeded) as refused:
+        meter.check_open(1, behind_s=cap.BEHIND_S + 2)
+    e = refused.value.to_error()
+    assert e["data"]["behind_s"] == cap.BEHIND_S + 2 and "behind its audio" in e["message"], e
+
+
 def test_capacity_thins_partials_when_loaded_and_counts_what_the_relay_shows():
     clock = Clock()
     meter = cap.Capacity(clock)
