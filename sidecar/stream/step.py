@@ -18,7 +18,7 @@ import numpy as np
 
 SR = 16000
 MAX_WINDOW_S = 30.0
-ENCODE_FLOOR_S = 4.0  # shorter encoder windows loop on a second of speech (6 of 20 clips at 3 s, 0 at 4 s)
+ENCODE_FLOOR_S = 4.0  # shorter encoder windows loop on a second of speech (5 of 20 clips at 3 s, 0 at 4 s)
 TAIL_PAD_S = 2.0  # silence after the audio: without it 21 of 28 windows looped, with 1 s 3, with 2 s none
 # Below these, a window is taken for silence or noise (faster-whisper's defaults).
 NO_SPEECH_THRESHOLD = 0.6
