@@ -72,9 +72,16 @@ function describeSidecarError(err) {
   return { statusCode: statusForJobError(kind), code: kind || 'sidecar_error', message };
 }
 
+/** The sidecar refused a live stream for capacity (issue 18): 503, with the Retry-After it measured. */
+function capacityRefused({ message, retry_after_s: retryAfterS }) {
+  const err = new HttpError(503, 'capacity', message);
+  err.headers = { 'retry-after': String(Math.max(1, Math.ceil(retryAfterS || DEFAULT_RETRY_AFTER_S))) };
+  return err;
+}
+
 /** The HTTP status for a failed job's stored error code (the OpenAI route answers with it). */
 function statusForJobError(code) {
   return Object.hasOwn(KINDS, code) ? KINDS[code].http_status : 502;
 }
 
-module.exports = { HttpError, describeSidecarError, statusForJobError, withoutPaths };
+module.exports = { HttpError, capacityRefused, describeSidecarError, statusForJobError, withoutPaths };

@@ -30,9 +30,10 @@ class LiveJob {
    * @param {(type: string, data: object) => void} deps.emit the job's events
    * @param {AbortSignal} deps.signal aborts the source: stop (or relay shutdown)
    * @param {number} [deps.maxDurationS] stream time after which the job stops by itself
+   * @param {() => void} [deps.onOpen] called once the sidecar accepted the stream (its capacity check passed)
    */
-  constructor({ job, source, sidecar, store, emit, signal, log, maxDurationS = 0, offsetS = 0 }) {
-    Object.assign(this, { job, source, sidecar, store, emit, signal, log, maxDurationS });
+  constructor({ job, source, sidecar, store, emit, signal, log, maxDurationS = 0, offsetS = 0, onOpen = null }) {
+    Object.assign(this, { job, source, sidecar, store, emit, signal, log, maxDurationS, onOpen });
     const stored = store.segments(job.id);
     this.segments = stored; // finals so far (with gaps), as stored
     this.partial = null;
@@ -50,6 +51,7 @@ class LiveJob {
   /** Runs to the end of the source, a stop, or a failure. Resolves with the job's result. */
   async run() {
     await this.openStream();
+    if (this.onOpen) this.onOpen();
     const results = [];
     try {
       for await (const chunk of this.source.chunks()) {
@@ -105,7 +107,7 @@ class LiveJob {
 
   noteAnswer(answer) {
     if (!answer) return;
-    this.receivedS = answer.received_s;
+    this.heard(answer.received_s);
     this.lagS = answer.lag_s;
     const now = Date.now();
     if (now - this.lastLag >= LAG_EVERY_MS) {
@@ -159,7 +161,17 @@ class LiveJob {
     }
   }
 
+  /**
+   * The sidecar has this stream's audio up to `seconds` (a write's answer, a status line, or a segment's
+   * end, whichever says most): what a crash loses, and marks as a gap, is measured from here. A write's
+   * answer alone can say less than the sidecar holds, while its decoder thread still reads the container.
+   */
+  heard(seconds) {
+    if (Number.isFinite(seconds) && seconds > this.receivedS) this.receivedS = seconds;
+  }
+
   onSegment(segment) {
+    this.heard(segment.end);
     const shifted = { ...segment, start: round(segment.start + this.offsetS), end: round(segment.end + this.offsetS) };
     if (segment.final) {
       this.partial = null;
@@ -180,6 +192,7 @@ class LiveJob {
 
   onStatus(status) {
     if (status.stage === 'live') {
+      this.heard(status.received_s);
       this.lagS = status.lag_s;
       this.emit('lag', { lag_s: status.lag_s, buffered_s: status.buffered_s, received_s: round(this.offsetS + status.received_s) });
       this.lastLag = Date.now();

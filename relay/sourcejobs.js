@@ -132,6 +132,7 @@ class SourceJobs {
       signal: entry.controller.signal,
       log: this.runner.log,
       maxDurationS: opts.max_duration_s || this.config.liveMaxDurationS,
+      onOpen: () => this.settleKind(job.id),
     });
     try {
       const result = await entry.liveJob.run();
@@ -202,7 +203,8 @@ class SourceJobs {
     entry.kind = kind;
     this.store.update(job.id, live ? { kind, live: 1, state: 'running' } : { kind, live: 0 });
     this.runner.emit(job.id, 'state', { state: this.store.get(job.id).state, kind, live });
-    this.settleKind(job.id);
+    // A live job's POST waits on until the sidecar accepted the stream (or refused it for capacity).
+    if (!live) this.settleKind(job.id);
   }
 
   settleKind(id) {
@@ -217,6 +219,8 @@ class SourceJobs {
 
   fail(job, err, partialResult = null) {
     const error = err instanceof HttpError ? { code: err.code, message: err.message } : (({ code, message }) => ({ code, message }))(describeSidecarError(err));
+    // The sidecar's capacity refusal says when to try again (the POST answers 503 with it).
+    if (err && err.data && Number.isFinite(err.data.retry_after_s)) error.retry_after_s = err.data.retry_after_s;
     this.runner.log.warn(`job ${job.id} failed: ${error.message}`);
     const fields = { error };
     if (partialResult) fields.result = partialResult;

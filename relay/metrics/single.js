@@ -16,7 +16,10 @@ function feedSingleMachine({ metrics, store, runner, sidecar }) {
     queueDepth: async () => ({ local: counts().queued || 0 }),
     liveStreams: () => ({ open: runner.sources.liveCount(), lagS: runner.sources.maxLag() }),
   });
-  runner.events.on('finished', (job) => metrics.jobFinished(finishedFacts(job)));
+  runner.events.on('finished', (job) => {
+    metrics.jobFinished(finishedFacts(job));
+    if (job.state === 'error' && job.error && job.error.code === 'capacity') metrics.liveRefused();
+  });
   if (sidecar && typeof sidecar.on === 'function') metrics.watchSidecar(sidecar, '0');
 }
 

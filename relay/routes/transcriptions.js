@@ -6,7 +6,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { HttpError } = require('../errors');
+const { HttpError, capacityRefused } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { vetUrl } = require('../live');
@@ -37,6 +37,10 @@ async function transcriptionRoutes(app, { config, runner, store, sidecar }) {
       admitLive({ owner: ownerOf(request) });
       const created = runner.submitSource({ ...input.read, owner: ownerOf(request) });
       const job = await runner.sources.waitForKind(created.id, KIND_WAIT_MS);
+      if (job && job.state === 'error' && job.error && job.error.code === 'capacity') {
+        store.delete(job.id); // refused, not accepted: no job is left behind
+        throw capacityRefused(job.error);
+      }
       reply.code(202).header('location', `/api/transcriptions/${job.id}`);
       return jobView(job, { full: false });
     }

@@ -6,7 +6,7 @@
  * kill -9 of the sidecar mid-stream, and a relay restart mid-stream.
  */
 
-const { test, before, after } = require('node:test');
+const { test, before, after, beforeEach } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -37,6 +37,22 @@ after(async () => {
   if (sidecar) await sidecar.stop();
   if (media) await media.close();
 });
+
+// The tests share one sidecar, which refuses a stream past its measured capacity (issue 18): each test
+// starts once the streams of the one before are closed (a stopped stream finishes its decodes first).
+beforeEach(async () => {
+  for (const base of [relay.url, strict.url]) await noLiveStreams(base);
+});
+
+async function noLiveStreams(base, timeoutMs = 120000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    if (/^whisper_live_streams_open 0$/m.test(text)) return;
+    await sleep(250);
+  }
+  throw new Error(`live streams still open on ${base} after ${timeoutMs} ms`);
+}
 
 /** Follows a job's SSE until `until(events)` is true or the job ends; returns the events so far. */
 async function watch(id, { until = () => false, timeoutMs = 120000, base = relay.url } = {}) {
@@ -103,7 +119,8 @@ test('live HLS in real time: partials before finals, lag events, DELETE stops an
   assert.equal(job.stopped, true);
   const sent = finals(events).map((s) => s.text);
   assert.deepEqual(job.result.segments.slice(0, sent.length).map((s) => s.text), sent, 'nothing committed is lost or revised');
-  assert.ok(/once upon a time/i.test(job.text), job.text);
+  // The first word may come out as "One's": a stream's first seconds are decoded with little context.
+  assert.ok(/upon a time there was a small village/i.test(job.text), job.text);
 });
 
 test('a 404 segment is a marked gap of its length; the text before and after it is there', async () => {
