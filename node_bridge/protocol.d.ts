@@ -303,6 +303,10 @@ export interface TranscribeParams {
    */
   initial_prompt?: string | null;
   /**
+   * Each segment gets its text tokens' log-probabilities (one more encoder pass per segment).
+   */
+  logprobs?: boolean | null;
+  /**
    * faster-whisper's BatchedInferencePipeline with this batch size.
    */
   batch_size?: number | null;
@@ -338,12 +342,24 @@ export interface Segment {
   end: number;
   text: string;
   words?: Word[];
+  /**
+   * Only when transcribe's logprobs is true: the text tokens, in order; their texts joined are the segment's text.
+   */
+  logprobs?: TokenLogprob[];
 }
 export interface Word {
   start: number;
   end: number;
   word: string;
   probability: number;
+}
+/**
+ * A Whisper token as OpenAI's logprobs give it: its text, log-probability and UTF-8 bytes.
+ */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[];
 }
 /**
  * Sent once at start, after status 'starting'.

@@ -100,6 +100,7 @@ class TranscribeParams:
     vad_filter: Optional[bool] = None  # None: off sequential, on batched
     word_timestamps: bool = False
     initial_prompt: Optional[str] = None
+    logprobs: bool = False
     batch_size: Optional[int] = None
     model: Optional[str] = None
     device: Optional[str] = None
@@ -111,6 +112,7 @@ def transcribe_params(params: dict) -> TranscribeParams:
     given = check("transcribe", params)
     given["language"] = _language(given.get("language"))
     given["word_timestamps"] = bool(given.get("word_timestamps"))
+    given["logprobs"] = bool(given.get("logprobs"))
     return TranscribeParams(**given)
 
 

@@ -15,6 +15,7 @@ from ..config import Config
 from ..errors import InvalidParams
 from ..params import TranscribeParams
 from . import audio
+from .logprobs import SegmentScorer
 
 # Substrings of CTranslate2 / CUDA errors that mean the GPU, not the input, failed.
 _CUDA_MARKERS = ("cuda", "cublas", "cudnn", "out of memory", "cufft", "nccl", "gpu")
@@ -82,8 +83,12 @@ class WindowedTranscription:
                     prompt = said if self.batch_size is None else params.initial_prompt
                     found, info = decode(window.samples, told, prompt or None)
                     first_id = next_id
+                    scorer = SegmentScorer(self._model, params.task, info.language) if params.logprobs else None
                     for seg in found:
-                        yield segment_dict(seg, params.word_timestamps, next_id, window.start_s)
+                        item = segment_dict(seg, params.word_timestamps, next_id, window.start_s)
+                        if scorer:
+                            item["logprobs"] = scorer.score(seg, window.samples)
+                        yield item
                         next_id, said = next_id + 1, (said + seg.text)[-_PROMPT_CHARS:]
                     guess = guess or (info.language, info.language_probability)
                     if told is None and next_id > first_id:  # the first window with speech decides
