@@ -15,7 +15,9 @@
  * `reset {keep}`, or the relay's re-queue, a new `running` state) starts the segments over, and a
  * delta goes out only for a segment past the last one already sent. `done` carries the final
  * transcript and `usage` as OpenAI gives it for duration-billed models ({type: 'duration', seconds}:
- * the audio's length, whole seconds rounded up). `logprobs` is left out.
+ * the audio's length, whole seconds rounded up). With include[]=logprobs (`logprobs: true`) each delta
+ * carries `logprobs`, its segment's tokens [{token, logprob, bytes}] (the first delta's text is trimmed
+ * of its leading space, its first token is not).
  */
 
 const { HttpError, statusForJobError } = require('./errors');
@@ -26,12 +28,13 @@ const FINAL = new Set(['done', 'error', 'cancelled']);
 /**
  * Streams one submitted job to the client.
  *
- * Args: {runner (a JobRunner), jobId, reply (fastify's reply; hijacked at the first byte)}.
+ * Args: {runner (a JobRunner), jobId, reply (fastify's reply; hijacked at the first byte), logprobs (each
+ *   delta carries its segment's logprobs)}.
  * Returns: a Promise that resolves once the stream has ended (or the client has gone, which cancels
  *   the job).
  * Raises (rejects): HttpError when the job fails before anything was sent.
  */
-function streamTranscript({ runner, jobId, reply }) {
+function streamTranscript({ runner, jobId, reply, logprobs = false }) {
   const res = reply.raw;
   return new Promise((resolve, reject) => {
     let attempt = 0; // segments of the current attempt
@@ -57,7 +60,8 @@ function streamTranscript({ runner, jobId, reply }) {
       if (!delta) return;
       begin();
       text += delta;
-      writeEvent(res, { type: 'transcript.text.delta', delta });
+      writeEvent(res, logprobs ? { type: 'transcript.text.delta', delta, logprobs: logprobsOf([segment]) }
+        : { type: 'transcript.text.delta', delta });
     };
     const onFinal = (type, data) => {
       if (type === 'done') {
@@ -121,4 +125,9 @@ function durationUsage(durationS) {
   return { type: 'duration', seconds: Math.ceil(Number(durationS) || 0) };
 }
 
-module.exports = { streamTranscript, durationUsage };
+/** The segments' token logprobs, in order, as OpenAI's [{token, logprob, bytes}]. */
+function logprobsOf(segments) {
+  return (segments || []).flatMap((segment) => segment.logprobs || []);
+}
+
+module.exports = { streamTranscript, durationUsage, logprobsOf };

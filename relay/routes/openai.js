@@ -16,7 +16,7 @@ const { HttpError, statusForJobError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
-const { streamTranscript, durationUsage } = require('../transcript-stream');
+const { streamTranscript, durationUsage, logprobsOf } = require('../transcript-stream');
 const { listModels } = require('../models');
 const { ownerOf } = require('../auth/ownership');
 
@@ -61,7 +61,9 @@ async function openaiRoutes(app, { config, runner, sidecar }) {
         source: 'openai', name: upload.name, mediaPath: upload.file, ownsMedia: true, options: sidecarRequest.options,
         owner: ownerOf(request),
       });
-      if (sidecarRequest.stream) return streamTranscript({ runner, jobId: job.id, reply });
+      if (sidecarRequest.stream) {
+        return streamTranscript({ runner, jobId: job.id, reply, logprobs: Boolean(sidecarRequest.logprobs) });
+      }
       reply.raw.on('close', () => {
         if (!reply.raw.writableFinished) runner.cancel(job.id);
       });
@@ -108,12 +110,7 @@ function toSidecarRequest(fields, task) {
     }
   }
   const words = granularities.includes('word');
-  // include[]'s one value, logprobs, needs Whisper's token log-probabilities, which the sidecar does not report.
-  const include = [].concat(fields.include || []).filter(Boolean);
-  if (include.length > 0) {
-    throw new HttpError(400, 'unsupported_value', `include[] ${JSON.stringify(include)} is not supported here: this `
-      + 'relay does not return logprobs. Leave include[] out.', { param: 'include[]' });
-  }
+  const logprobs = parseInclude(fields.include, format, task);
   const model = fields.model && !HOSTED_MODELS.test(fields.model) ? fields.model : undefined;
   const known = new Set(['file', 'model', 'language', 'prompt', 'response_format', 'timestamp_granularities', 'stream',
     'include']);
@@ -125,7 +122,32 @@ function toSidecarRequest(fields, task) {
     model, language: fields.language, initial_prompt: fields.prompt, word_timestamps: words || undefined,
     task: task === 'translate' ? 'translate' : undefined,
   });
-  return stream ? { options, format, task, words, stream } : { options, format, task, words };
+  if (logprobs) options.logprobs = true;
+  const request = { options, format, task, words };
+  if (logprobs) request.logprobs = true;
+  return stream ? { ...request, stream } : request;
+}
+
+/**
+ * include[]: its one value, logprobs (Whisper's text tokens and their log-probabilities, which the sidecar
+ * scores on request), goes with json, streamed or not, as OpenAI's does; translations have no include[].
+ */
+function parseInclude(value, format, task) {
+  const include = [].concat(value || []).filter(Boolean);
+  if (include.length === 0) return false;
+  const other = include.find((v) => v !== 'logprobs');
+  if (task === 'translate') {
+    throw new HttpError(400, 'unknown_parameter', 'Unrecognized request argument supplied: include', { param: 'include[]' });
+  }
+  if (other !== undefined) {
+    throw new HttpError(400, 'invalid_value', `include[] can only be logprobs, got ${JSON.stringify(other)}.`,
+      { param: 'include[]' });
+  }
+  if (format !== 'json') {
+    throw new HttpError(400, 'unsupported_value', `include[]=logprobs needs response_format json, got ${format}.`,
+      { param: 'include[]' });
+  }
+  return true;
 }
 
 /** stream is 'true' or 'false' in a form (both SDKs send it so); OpenAI streams no translation. */
@@ -141,13 +163,14 @@ function parseStream(value, task) {
   return true;
 }
 
-function sendResult(reply, result, { format, task, words }) {
+function sendResult(reply, result, { format, task, words, logprobs }) {
   switch (format) {
     case 'text': return reply.type('text/plain; charset=utf-8').send(`${(result.text || '').trim()}\n`);
     case 'srt': return reply.type('text/plain; charset=utf-8').send(render(result, 'srt'));
     case 'vtt': return reply.type('text/plain; charset=utf-8').send(render(result, 'vtt'));
     case 'verbose_json': return { ...toOpenAiVerbose(result, { task, words }), ...usageOf(result, task) };
-    default: return { text: (result.text || '').trim(), ...usageOf(result, task) };
+    default: return { text: (result.text || '').trim(), ...(logprobs ? { logprobs: logprobsOf(result.segments) } : {}),
+      ...usageOf(result, task) };
   }
 }
 

@@ -81,6 +81,59 @@ test('srt and vtt come back as text', async () => {
   assert.match(vtt, /^WEBVTT\n/);
 });
 
+/** OpenAI's logprobs: tokens whose texts spell `text`, finite log-probabilities ≤ 0, bytes that are the token. */
+function assertLogprobs(logprobs, text) {
+  assert.ok(Array.isArray(logprobs) && logprobs.length > 0, JSON.stringify(logprobs));
+  assert.equal(logprobs.map((t) => t.token).join('').trim(), text.trim());
+  for (const t of logprobs) {
+    assert.deepEqual(Object.keys(t).sort(), ['bytes', 'logprob', 'token']);
+    assert.ok(Number.isFinite(t.logprob) && t.logprob <= 0, JSON.stringify(t));
+    assert.equal(Buffer.from(t.bytes).toString('utf8'), t.token);
+  }
+}
+
+test('include[]=logprobs: json carries Whisper\'s tokens and their log-probabilities', async () => {
+  const result = await client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('weather.flac')), model: 'whisper-1', language: 'en', include: ['logprobs'],
+  });
+  assert.deepEqual(Object.keys(result), ['text', 'logprobs', 'usage']);
+  assert.ok(wordRecall(result.text, fixtureText('weather')) >= 0.7, result.text);
+  assertLogprobs(result.logprobs, result.text);
+  const sorted = result.logprobs.map((t) => t.logprob).sort((a, b) => a - b);
+  assert.ok(sorted[Math.floor(sorted.length / 2)] > -0.5, `a clear recording's median logprob: ${sorted}`);
+});
+
+test('include[]=logprobs with stream: true: each delta carries its tokens\' logprobs', async () => {
+  const stream = await client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('weather.flac')), model: 'whisper-1', language: 'en', stream: true,
+    include: ['logprobs'],
+  });
+  const deltas = [];
+  let done;
+  for await (const event of stream) {
+    if (event.type === 'transcript.text.delta') deltas.push(event);
+    else if (event.type === 'transcript.text.done') done = event;
+  }
+  assert.ok(deltas.length > 0 && done, 'deltas, then done');
+  for (const d of deltas) assertLogprobs(d.logprobs, d.delta);
+  assertLogprobs(deltas.flatMap((d) => d.logprobs), done.text);
+});
+
+test('include[] other than logprobs, and on translations, is refused', async () => {
+  await assert.rejects(client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', include: ['tokens'],
+  }), (err) => err instanceof OpenAI.BadRequestError && err.error.param === 'include[]' && err.error.code === 'invalid_value');
+  const res = await fetch(`${relay.url}/v1/audio/translations`, { method: 'POST', body: (() => {
+    const form = new FormData();
+    form.append('file', new Blob([fs.readFileSync(fixture('hello.flac'))]), 'hello.flac');
+    form.append('model', 'whisper-1');
+    form.append('include[]', 'logprobs');
+    return form;
+  })() });
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error.param, 'include[]');
+});
+
 test('errors come back in OpenAI\'s shape and the SDK raises its own classes', async () => {
   await assert.rejects(client.audio.transcriptions.create({
     file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', response_format: 'xml',
@@ -88,8 +141,8 @@ test('errors come back in OpenAI\'s shape and the SDK raises its own classes', a
     && err.error.param === 'response_format' && err.error.type === 'invalid_request_error');
 
   await assert.rejects(client.audio.transcriptions.create({
-    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', include: ['logprobs'],
-  }), (err) => err instanceof OpenAI.BadRequestError && err.error.param === 'include[]' && /logprobs/.test(err.message));
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', include: ['logprobs'], response_format: 'srt',
+  }), (err) => err instanceof OpenAI.BadRequestError && err.error.param === 'include[]' && /json/.test(err.message));
 
   const fake = path.join(tempDir(), 'fake.mp3');
   fs.writeFileSync(fake, 'definitely not audio\n'.repeat(40));

@@ -1,8 +1,9 @@
 """The official `openai` Python package against the relay, as a user would write it.
 
-Usage: python openai_client.py BASE_URL AUDIO_FILE
+Usage: python openai_client.py BASE_URL AUDIO_FILE [SHORT_AUDIO_FILE]
 Prints one JSON object: the stream's events with the seconds since the request ("at"), the models
-listed, one retrieved, and the error a missing model raises. tests/relay/openai-python.test.js runs it.
+listed, one retrieved, and the error a missing model raises; with SHORT_AUDIO_FILE, also its json
+transcription with include=["logprobs"] ("logprobs") and its stream with them ("logprobs_events"). tests/relay/openai-python.test.js runs it.
 """
 
 import json
@@ -13,7 +14,7 @@ import openai
 from openai import OpenAI
 
 
-def main(base_url, audio):
+def main(base_url, audio, short=None):
     client = OpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=300)
     out = {"openai_version": openai.__version__, "events": []}
     t0 = time.perf_counter()
@@ -26,6 +27,14 @@ def main(base_url, audio):
             out["events"].append(item)
     with open(audio, "rb") as f:
         out["json"] = client.audio.transcriptions.create(file=f, model="whisper-1", language="en").model_dump()
+    if short:
+        with open(short, "rb") as f:
+            out["logprobs"] = client.audio.transcriptions.create(
+                file=f, model="whisper-1", language="en", include=["logprobs"]).model_dump()
+        with open(short, "rb") as f:
+            stream = client.audio.transcriptions.create(file=f, model="whisper-1", language="en", stream=True,
+                                                        include=["logprobs"])
+            out["logprobs_events"] = [event.model_dump(exclude_none=True) for event in stream]
     out["models"] = [m.model_dump() for m in client.models.list()]
     out["retrieved"] = client.models.retrieve("whisper-1").model_dump()
     try:
@@ -37,4 +46,4 @@ def main(base_url, audio):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
