@@ -303,7 +303,7 @@ export interface TranscribeParams {
    */
   initial_prompt?: string | null;
   /**
-   * Each segment gets its text tokens' log-probabilities (one more encoder pass per segment).
+   * Each segment gets its text tokens' log-probabilities, scored in a forced pass after decoding (about one more encoder pass per 30 s of speech).
    */
   logprobs?: boolean | null;
   /**

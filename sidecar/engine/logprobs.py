@@ -2,12 +2,13 @@
 transcribe param ``logprobs``.
 
 faster-whisper does not report them, and its decoding is left as it is: once it has given a segment,
-the segment's text tokens are scored in one forced pass, CTranslate2's ``Whisper.align`` on the
-segment's own audio (its start and end, plus a margin, padded to Whisper's 30-s input) after the
-start-of-transcript sequence (language, task). That is the same pass faster-whisper runs for word
-timestamps, whose word probabilities are the means of these token probabilities. The prompt (the text
-before) is not given to it, so a token's log-probability is the model's given the audio and the
-segment's own earlier tokens. The cost is one encoder pass per segment.
+its text tokens are scored in one forced pass, CTranslate2's ``Whisper.align`` (the pass faster-whisper
+runs for word timestamps, whose word probabilities are the means of these), after the
+start-of-transcript sequence (language, task, no timestamps). The audio is a clip of up to 30 s that
+starts just before the segment; the segments after it that end inside that clip reuse its encoder
+output, with the clip's earlier segments' tokens forced before theirs, so a 30-s stretch of speech
+costs about one encoder pass. The request's prompt is not given, so a token's log-probability is the
+model's given the clip's audio and the tokens before it in the clip.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ _MARGIN_S = 0.5
 _WINDOW_S = 30
 # Whisper's input, in mel frames (10 ms each).
 _FRAMES = 3000
+# Whisper's decoder takes 448 tokens; a clip's forced tokens stay well below, with the start sequence.
+_MAX_TOKENS = 400
 # A probability of 0 (align's float underflow) is reported as this log-probability, not -inf.
 _FLOOR = -100.0
 
@@ -42,29 +45,38 @@ class SegmentScorer:
         self._model = model
         self._tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task=task,
                                     language=language)
+        self._start = self._tokenizer.sot_sequence + [self._tokenizer.no_timestamps]
+        self._clip = None  # (start_s, end_s, encoder output, frames, the tokens scored in it so far)
 
     def score(self, seg, samples: np.ndarray) -> list:
         """``seg``'s text tokens with their log-probabilities; ``samples`` is the audio that ``seg``'s
-        times are relative to (16 kHz mono float32)."""
+        times are relative to (16 kHz mono float32), the same for all the segments of this scorer."""
         tokens = [t for t in (seg.tokens or []) if t < self._tokenizer.eot]
         if not tokens:
             return []
-        start = max(0.0, seg.start - _MARGIN_S)
-        end = min(seg.end + _MARGIN_S, start + _WINDOW_S)
-        clip = samples[int(start * _SR):int(end * _SR)]
-        features = self._model.feature_extractor(clip)[..., :_FRAMES]
-        frames = features.shape[-1]
-        padded = np.pad(features, [(0, 0), (0, _FRAMES - frames)]) if frames < _FRAMES else features
-        encoded = self._model.encode(padded)
-        result = self._model.model.align(encoded, self._tokenizer.sot_sequence, [tokens], [max(frames, 1)])[0]
-        probs = list(result.text_token_probs)
+        clip = self._clip
+        if clip is None or not (clip[0] <= seg.start and seg.end + _MARGIN_S <= clip[1]) \
+                or len(clip[4]) + len(tokens) > _MAX_TOKENS:
+            clip = self._clip = self._new_clip(seg.start, samples)
+        before = clip[4]
+        result = self._model.model.align(clip[2], self._start, [before + tokens], [clip[3]])[0]
+        probs = list(result.text_token_probs)[len(before):]
+        clip[4] = before + tokens
         out = []
         for token, prob in zip(tokens, probs):
             raw = token_bytes(self._model.hf_tokenizer, token)
-            logprob = math.log(prob) if prob > 0 else _FLOOR
-            out.append({"token": raw.decode("utf-8", errors="replace"), "logprob": round(max(min(logprob, 0.0),
-                        _FLOOR), 6), "bytes": list(raw)})
+            logprob = max(min(math.log(prob), 0.0), _FLOOR) if prob > 0 else _FLOOR
+            out.append({"token": raw.decode("utf-8", errors="replace"), "logprob": round(logprob, 6),
+                        "bytes": list(raw)})
         return out
+
+    def _new_clip(self, seg_start: float, samples: np.ndarray) -> list:
+        start = max(0.0, seg_start - _MARGIN_S)
+        audio = samples[int(start * _SR):int((start + _WINDOW_S) * _SR)]
+        features = self._model.feature_extractor(audio)[..., :_FRAMES]
+        frames = features.shape[-1]
+        padded = np.pad(features, [(0, 0), (0, _FRAMES - frames)]) if frames < _FRAMES else features
+        return [start, start + len(audio) / _SR, self._model.encode(padded), max(frames, 1), []]
 
 
 def token_bytes(hf_tokenizer, token_id: int) -> bytes:
