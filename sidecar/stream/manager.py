@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 Notify = Callable[[str, dict], None]
 TICK_S = 0.25
 MAX_BATCH = 8  # windows decoded together at most
+# The batch window, in audio: a stream with this share of a step's fresh audio joins a batch that another
+# stream's due window starts. Without it, streams that take turns stay out of phase and never share.
+JOIN_SHARE = 0.5
 PARTIAL_BEAM = 1  # greedy: a partial is replaced within a second anyway
 
 
@@ -210,7 +213,9 @@ class StreamManager:
                 with self._cond:
                     self._cond.wait(TICK_S)
                 continue
-            batch = pick_batch(ready)
+            due = {id(stream) for stream, _ in ready}
+            early = [(s, p) for s in streams if id(s) not in due and (p := s.plan(now, factor * JOIN_SHARE)) is not None]
+            batch = pick_batch(ready, early)
             try:
                 self._step(batch)
             except Exception:  # never let one stream stop the others
@@ -289,10 +294,13 @@ def _batch_key(stream: LiveStream, plan: Plan) -> Optional[tuple]:
             opts.beam_size if plan.closing else PARTIAL_BEAM)
 
 
-def pick_batch(ready: List[Tuple[LiveStream, Plan]], limit: int = MAX_BATCH) -> List[Tuple[LiveStream, Plan]]:
-    """The most urgent window, and the others due now that can share its decode (most urgent first)."""
+def pick_batch(ready: List[Tuple[LiveStream, Plan]], early: List[Tuple[LiveStream, Plan]] = (),
+               limit: int = MAX_BATCH) -> List[Tuple[LiveStream, Plan]]:
+    """The most urgent window, and the others that can share its decode: those due now (most urgent
+    first), then those that will be due soon (``early``, within the batch window)."""
     ready = sorted(ready, key=lambda sp: _priority(sp[1]))
     key = _batch_key(*ready[0])
     if key is None:
         return ready[:1]
-    return [sp for sp in ready if _batch_key(*sp) == key][:limit]
+    joiners = ready + sorted(early, key=lambda sp: _priority(sp[1]))
+    return [sp for sp in joiners if _batch_key(*sp) == key][:limit]

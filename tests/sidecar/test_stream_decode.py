@@ -117,6 +117,8 @@ def test_two_streams_written_together_are_decoded_in_shared_batches(model):
     try:
         a = manager.open(StreamOptions(language="en", format="pcm_s16le"))["stream_id"]
         b = manager.open(StreamOptions(language="en", format="pcm_s16le"))["stream_id"]
+        # written in step: a window due on one stream takes the other's along when it is half due
+        # (manager.JOIN_SHARE), so the two share decodes whatever the machine's speed
         pcm = {a: load("weather"), b: load("numbers")}
         data = {sid: (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes() for sid, audio in pcm.items()}
         for i in range(0, max(len(d) for d in data.values()), 3200):  # 100 ms of each, at 4x real time
