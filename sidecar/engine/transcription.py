@@ -3,8 +3,9 @@ segments JSON.
 
 The engine (engine.py) owns the device and the models and calls these. A file is transcribed in windows
 (audio.Decoder), so memory does not grow with its duration (issue 19); across windows the segment times
-and ids run on, the text so far is the next window's prompt (as faster-whisper's own
-condition_on_previous_text does within one call), and the language, once heard, stays fixed.
+and ids run on, each window gets the request's own prompt (not the text so far: on a 181-s recording in
+120-s windows the carried text made Whisper repeat it, 12.2 % WER against 6.7 % in one piece; without it,
+6.7 %), and the language, once heard, stays fixed.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from .logprobs import SegmentScorer
 
 # Substrings of CTranslate2 / CUDA errors that mean the GPU, not the input, failed.
 _CUDA_MARKERS = ("cuda", "cublas", "cudnn", "out of memory", "cufft", "nccl", "gpu")
-# Whisper reads at most 223 prompt tokens (faster-whisper's get_prompt); this many characters cover them.
-_PROMPT_CHARS = 2000
 # Whisper's own window: a request's batch_size asks for windows that hold that many of them.
 _CHUNK_S = 30
 
@@ -75,13 +74,12 @@ class WindowedTranscription:
             # A batch size the request names gets windows that fill a batch: memory it asked for.
             window_s = max(self._config.window_s, _CHUNK_S * (params.batch_size or 0))
             told, guess = params.language, None  # the language the model is told: fixed once heard
-            next_id, said = 1, params.initial_prompt or ""
+            next_id = 1
             while window is not None:
                 # Digital silence after the first window is not worth a model call (a hostile file of
                 # hours of zeros would otherwise cost a language detection per window).
                 if len(window.samples) and (window.start_s == 0 or not audio.is_silent(window.samples)):
-                    prompt = said if self.batch_size is None else params.initial_prompt
-                    found, info = decode(window.samples, told, prompt or None)
+                    found, info = decode(window.samples, told, params.initial_prompt or None)
                     first_id = next_id
                     scorer = SegmentScorer(self._model, params.task, info.language) if params.logprobs else None
                     for seg in found:
@@ -89,7 +87,7 @@ class WindowedTranscription:
                         if scorer:
                             item["logprobs"] = scorer.score(seg, window.samples)
                         yield item
-                        next_id, said = next_id + 1, (said + seg.text)[-_PROMPT_CHARS:]
+                        next_id += 1
                     guess = guess or (info.language, info.language_probability)
                     if told is None and next_id > first_id:  # the first window with speech decides
                         told = info.language
