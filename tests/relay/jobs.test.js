@@ -89,17 +89,17 @@ test('a queued job is cancelled at once; closing requeues the running one', asyn
   store.close();
 });
 
-test('a sidecar error is stored with its kind', async () => {
+test('a sidecar error is stored with its kind, and without the server\'s folders (issue 19)', async () => {
   const sidecar = {
     transcribe: async () => {
-      throw Object.assign(new Error('File not found: /x'), { code: -32001, kind: 'file_not_found' });
+      throw Object.assign(new Error('File not found: /srv/media/x'), { code: -32001, kind: 'file_not_found' });
     },
   };
   const { store, runner } = makeRunner(sidecar);
   const job = runner.submit({ source: 'path', name: 'x', mediaPath: '/x', options: {} });
   const finished = await runner.waitFor(job.id);
   assert.equal(finished.state, 'error');
-  assert.deepEqual(finished.error, { code: 'file_not_found', message: 'File not found: /x' });
+  assert.deepEqual(finished.error, { code: 'file_not_found', message: 'File not found: x' });
   store.close();
 });
 
