@@ -79,16 +79,19 @@ test('a job a dead relay left running is requeued at startup and finished', asyn
 test('a sidecar killed mid-transcription: the job is retried and finishes', async () => {
   const relay = await startRelay({ sidecar, config: { dataDir: tempDir() } });
   try {
-    const { body } = await uploadFile(relay.url, fixture('story.flac'));
+    // Killed on the sidecar's own 'transcribing' line, which it writes before it decodes: the relay's SSE
+    // can deliver that line with the whole job on a loaded machine, when the kill would come too late.
     let killedPid = null;
-    const events = await readEvents(`${relay.url}/api/transcriptions/${body.id}/events`, {
-      onEvent: (event) => {
-        if (killedPid === null && event.event === 'status' && event.data.stage === 'transcribing') {
-          killedPid = sidecar.pid;
-          process.kill(killedPid, 'SIGKILL');
-        }
-      },
-    });
+    const killOnStart = (status) => {
+      if (killedPid === null && status.stage === 'transcribing') {
+        killedPid = sidecar.pid;
+        process.kill(killedPid, 'SIGKILL');
+      }
+    };
+    sidecar.on('status', killOnStart);
+    const { body } = await uploadFile(relay.url, fixture('story.flac'));
+    const events = await readEvents(`${relay.url}/api/transcriptions/${body.id}/events`).finally(
+      () => sidecar.off('status', killOnStart));
     assert.ok(killedPid, 'the sidecar was killed');
     assert.notEqual(sidecar.pid, killedPid, 'the bridge started a new sidecar');
     const final = events[events.length - 1];
