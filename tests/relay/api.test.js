@@ -191,17 +191,21 @@ test('a file that is not audio ends in an error event with the reason', async ()
 });
 
 test('DELETE cancels a running job; on a finished job it removes it', async () => {
-  const { body } = await uploadFile(relay.url, fixture('story.flac'));
+  // Cancelled on the sidecar's own 'transcribing' line, written before it decodes: the relay's SSE copy
+  // of it can come with the whole job on a loaded machine, too late to cancel anything.
   let cancelled = false;
-  const events = await readEvents(`${relay.url}/api/transcriptions/${body.id}/events`, {
-    onEvent: (event) => {
-      // Whisper decodes a 30 s window before its first segment: cancel while it does.
-      if (!cancelled && event.event === 'status' && event.data.stage === 'transcribing') {
-        cancelled = true;
-        fetch(`${relay.url}/api/transcriptions/${body.id}`, { method: 'DELETE' });
-      }
-    },
-  });
+  let id = null;
+  const cancelOnStart = (status) => {
+    if (!cancelled && id && status.stage === 'transcribing') {
+      cancelled = true;
+      fetch(`${relay.url}/api/transcriptions/${id}`, { method: 'DELETE' });
+    }
+  };
+  sidecar.on('status', cancelOnStart);
+  const { body } = await uploadFile(relay.url, fixture('story.flac'));
+  id = body.id;
+  const events = await readEvents(`${relay.url}/api/transcriptions/${body.id}/events`)
+    .finally(() => sidecar.off('status', cancelOnStart));
   assert.equal(events[events.length - 1].event, 'cancelled');
   const job = await getJson(relay.url, `/api/transcriptions/${body.id}`);
   assert.equal(job.body.state, 'cancelled');
