@@ -20,10 +20,14 @@ class SessionRegistry {
     this.closed = false;
   }
 
-  /** A session now served by a socket, resumable later by `owner` (a key id or null). */
-  add(session, owner) {
+  /** A session now served by a socket, resumable later by `owner` (a key id or null); `release` frees
+   * its stream slot when the session ends, not when a socket drops. */
+  add(session, owner, release = () => {}) {
     this.sessions.set(session.id, { session, owner, timer: null });
-    session.onEnd = () => this.forget(session.id);
+    session.onEnd = () => {
+      this.forget(session.id);
+      release();
+    };
   }
 
   /** Its socket dropped: keep it `resumeS` seconds, then end it. Returns false when it ended now. */

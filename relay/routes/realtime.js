@@ -115,29 +115,29 @@ function serveSocket(socket, request, { sidecar, streams, registry, maxLagS }) {
     return refuse(new RealtimeError('unsupported_intent', `intent ${JSON.stringify(String(intent))} is not served `
       + 'here: this relay serves ?intent=transcription.', { param: 'intent' }), CLOSE.policy);
   }
-  let release;
-  try {
-    release = streams.acquire(request);
-  } catch (err) {
-    return refuse(new RealtimeError(err.code || 'too_many_streams', err.message, { type: 'rate_limit_error' }),
-      CLOSE.tryAgainLater);
-  }
-
   const flow = { pause: () => socket.pause(), resume: () => socket.resume() };
   let session;
   const resume = request.query && request.query.resume;
   if (resume !== undefined) {
     try {
-      session = registry.take(resume, ownerOf(request));
+      session = registry.take(resume, ownerOf(request)); // it still holds the stream slot it was opened with
     } catch (err) {
-      release();
       return refuse(err, CLOSE.policy);
     }
     session.attach({ send, flow });
   } else {
+    let release;
+    try {
+      release = streams.acquire(request);
+    } catch (err) {
+      return refuse(new RealtimeError(err.code || 'too_many_streams', err.message, { type: 'rate_limit_error' }),
+        CLOSE.tryAgainLater);
+    }
     session = new RealtimeSession({ sidecar, send, log, flow, shape: shapeOf(request.headers),
       limits: { ...LIMITS, maxLagS } });
-    registry.add(session, ownerOf(request));
+    // The slot is the session's until it ends: a dropped session waiting for its resume keeps counting,
+    // so drop-and-reconnect cannot hold more sidecar streams than the limits allow.
+    registry.add(session, ownerOf(request), release);
     session.start();
   }
   socket.on('message', (data, isBinary) => {
@@ -161,7 +161,6 @@ function serveSocket(socket, request, { sidecar, streams, registry, maxLagS }) {
     // A close frame (1000, or none with no code: 1005) says the client is done; so does the relay dropping it.
     if (code === CLOSE.normal || code === CLOSE.noStatus || dropped) session.close();
     else registry.detach(session);
-    release();
   });
 }
 
