@@ -37,6 +37,19 @@ function cudaCrashReason({ exitCode, signal, device }) {
 }
 
 /**
+ * The `status` line the bridge itself sends when it moves the sidecar to the CPU after a CUDA crash
+ * (to every listener, and to the request it re-sends): the one place that says so.
+ * @param {string|number|null} requestId
+ * @param {string} reason why (the supervisor's fallbackReason)
+ */
+function cpuFallbackStatus(requestId, reason) {
+  return {
+    request_id: requestId, stage: 'fallback', progress: null, device: 'cpu',
+    message: `CUDA error detected, retrying with CPU mode (${reason})`,
+  };
+}
+
+/**
  * Counts crashes in a sliding window: restart with exponential backoff until `limit` crashes fall
  * inside `windowMs`, then give up.
  */
@@ -65,4 +78,4 @@ class CrashWindow {
   }
 }
 
-module.exports = { cudaCrashReason, describeExit, isAbortExit, CrashWindow, WINDOWS_FAST_FAIL };
+module.exports = { cudaCrashReason, cpuFallbackStatus, describeExit, isAbortExit, CrashWindow, WINDOWS_FAST_FAIL };

@@ -11,6 +11,7 @@ const { normalizeOptions } = require('./options');
 const { SidecarStream } = require('./stream');
 const { SidecarError, ClientKinds } = require('./errors');
 const { RetryPolicy } = require('./retry-policy');
+const { cpuFallbackStatus } = require('./crash-policy');
 
 class WhisperSidecar extends EventEmitter {
   /** @param {import('../index').WhisperSidecarOptions} [options] */
@@ -143,12 +144,7 @@ class WhisperSidecar extends EventEmitter {
       onRetry: (info) => {
         if (options.onRetry) options.onRetry(info);
         retried = { reason: info.reason, attempt: info.attempt, fallback_reason: info.cudaFallback ? info.fallbackReason : null };
-        if (info.cudaFallback && options.onStatus) {
-          options.onStatus({
-            request_id: info.previousId, stage: 'fallback', progress: null, device: 'cpu',
-            message: `CUDA error detected, retrying with CPU mode (${info.fallbackReason})`,
-          });
-        }
+        if (info.cudaFallback && options.onStatus) options.onStatus(cpuFallbackStatus(info.previousId, info.fallbackReason));
       },
     });
     if (retried && result && typeof result === 'object') result.retried = retried;

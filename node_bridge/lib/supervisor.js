@@ -17,7 +17,7 @@ const { findPython } = require('./python');
 const { spawnSidecar, buildEnv } = require('./spawn');
 const { terminate, hasExited } = require('./terminate');
 const { cleanupOnExit } = require('./cleanup');
-const { CrashWindow, cudaCrashReason, describeExit } = require('./crash-policy');
+const { CrashWindow, cpuFallbackStatus, cudaCrashReason, describeExit } = require('./crash-policy');
 
 /** After `exit`, how long to wait for the pipes to close (a grandchild may hold them open). */
 const CLOSE_GRACE_MS = 1000;
@@ -220,10 +220,7 @@ class Supervisor {
     if (!this.starting || this.starting.settled) this.starting = deferred();
     this.emit('restart', { attempt: verdict.count, delayMs: verdict.delayMs, ...retryInfo });
     if (cudaReason) {
-      this.emit('status', {
-        request_id: null, stage: 'fallback', progress: null, device: 'cpu',
-        message: `CUDA error detected, retrying with CPU mode (${this.fallbackReason})`,
-      });
+      this.emit('status', cpuFallbackStatus(null, this.fallbackReason));
     }
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;

@@ -4,6 +4,6 @@ It knows nothing of JSON-RPC framing; the endpoint (``sidecar/endpoint/``) calls
 """
 
 from .engine import Engine
-from .transcription import is_cuda_failure
+from .fallback import is_cuda_failure, with_cpu_fallback
 
-__all__ = ["Engine", "is_cuda_failure"]
+__all__ = ["Engine", "is_cuda_failure", "with_cpu_fallback"]

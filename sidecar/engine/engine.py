@@ -16,12 +16,13 @@ from typing import Any, Callable, Optional
 from .. import cuda
 from . import audio, device, models
 from ..config import Config
-from ..errors import Cancelled, CudaError, InvalidParams, ModelError, ModelUnavailable, SidecarError
+from ..errors import Cancelled, ModelError, SidecarError
 from .gpu import Gpu
 from .modelcache import Key, ModelCache
 from .report import GpuReport
 from .state import DeviceState
-from .transcription import WindowedTranscription, is_cuda_failure
+from .fallback import is_cuda_failure, with_cpu_fallback
+from .transcription import WindowedTranscription
 from ..params import TranscribeParams
 
 log = logging.getLogger(__name__)
@@ -117,22 +118,18 @@ class Engine:
         job): CTranslate2's CPU build uses GNU OpenMP, and a model loaded on a thread that then exits
         ran 2-6x slower on a busy CPU in the benchmark (bench/RESULTS.md).
         """
-        self.decision()
+        on_cuda = self.decision().device == "cuda"
         try:
-            self.model_for(None, None, None)
+            with_cpu_fallback(self, on_cuda, lambda reason: self.model_for(None, None, "cpu" if reason else None),
+                              during="while loading the model",
+                              announce=lambda reason, e: self.status(None, "fallback", f"Using CPU: {reason}",
+                                                                     device_name="cpu"))
         except SidecarError as e:
             log.warning("preloading the default model failed: %s", e.message)
             self._setup_error = e.message
-            return {}
         except Exception as e:
-            if self.decision().device != "cuda" or not is_cuda_failure(e):
-                log.exception("preloading the default model failed")
-                self._setup_error = f"{type(e).__name__}: {e}"
-                return {}
-            reason = f"CUDA failed while loading the model ({type(e).__name__}: {e})"
-            self.fall_back_to_cpu(reason)
-            self.status(None, "fallback", f"Using CPU: {reason}", device_name="cpu")
-            return self.preload()
+            log.exception("preloading the default model failed")
+            self._setup_error = f"{type(e).__name__}: {e}"
         return {}
 
     def decided(self) -> bool:
@@ -196,6 +193,10 @@ class Engine:
         model, _ = self._models.get(key)
         return model, resolved, device_name, compute_type, time.monotonic() - t0
 
+    def device_for(self, requested: Optional[str]) -> str:
+        """The device a request asking for ``requested`` ("cpu", "cuda", "auto" or None) runs on now."""
+        return self._device_for(requested, self.decision())[0]
+
     def _device_for(self, requested: Optional[str], decision: device.DeviceDecision):
         if requested in (None, "auto") or requested == decision.device:
             return decision.device, decision.compute_type
@@ -213,24 +214,15 @@ class Engine:
         decision = self.decision()
         if cancel.is_set():
             raise Cancelled("Request cancelled")
-        try:
-            return self._run(request_id, params, header, params.device, cancel, queue_s, None)
-        except (SidecarError, InvalidParams):
-            raise
-        except Exception as e:
-            if self._device_for(params.device, decision)[0] != "cuda" or not is_cuda_failure(e):
-                raise
-            reason = f"CUDA failed during transcription ({type(e).__name__}: {e}); re-ran on the CPU"
-            log.warning("%s", reason)
-            self.fall_back_to_cpu(reason)
-            self.status(request_id, "fallback", f"CUDA error detected, retrying with CPU mode: {e}",
-                        device_name="cpu")
-            try:  # from the first window again: the fallback status tells clients the segments restart
-                return self._run(request_id, params, header, "cpu", cancel, queue_s, reason)
-            except SidecarError:
-                raise
-            except Exception as cpu_error:
-                raise CudaError(f"{reason}, and the CPU re-run failed too: {cpu_error}") from cpu_error
+        # from the first window again after a fallback: its status line tells clients the segments restart
+        return with_cpu_fallback(
+            self, self._device_for(params.device, decision)[0] == "cuda",
+            lambda reason: self._run(request_id, params, header, "cpu" if reason else params.device, cancel,
+                                     queue_s, reason),
+            during="during transcription", then="re-ran on the CPU",
+            announce=lambda reason, e: self.status(request_id, "fallback",
+                                                   f"CUDA error detected, retrying with CPU mode: {e}",
+                                                   device_name="cpu"))
 
     def _run(self, request_id, params: TranscribeParams, header: audio.Header, device_name, cancel,
              queue_s: float, fallback_reason: Optional[str]) -> dict:

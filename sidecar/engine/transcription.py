@@ -18,15 +18,8 @@ from ..params import TranscribeParams
 from . import audio
 from .logprobs import SegmentScorer
 
-# Substrings of CTranslate2 / CUDA errors that mean the GPU, not the input, failed.
-_CUDA_MARKERS = ("cuda", "cublas", "cudnn", "out of memory", "cufft", "nccl", "gpu")
 # Whisper's own window: a request's batch_size asks for windows that hold that many of them.
 _CHUNK_S = 30
-
-
-def is_cuda_failure(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__} {exc}".lower()
-    return any(m in text for m in _CUDA_MARKERS)
 
 
 def choose_batch_size(params: TranscribeParams, config: Config, duration_s: float) -> Optional[int]:

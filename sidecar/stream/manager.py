@@ -21,7 +21,8 @@ import time
 from concurrent.futures import Future
 from typing import Callable, Dict, List, Optional, Tuple
 
-from ..errors import Cancelled, NotAudio, QueueFull, SidecarError, UnknownStream
+from ..engine.fallback import with_cpu_fallback
+from ..errors import Cancelled, NotAudio, QueueFull, UnknownStream
 from .capacity import Capacity
 from .decoder import MAX_BACKLOG_BYTES, make_decoder
 from .session import LiveStream, Plan, StreamOptions
@@ -242,34 +243,28 @@ class StreamManager:
         """Decode a batch of windows (see ``pick_batch``) and hand each stream its own result."""
         first, plan = batch[0]
         opts = first.options
-        model, resolved, device, compute_type, load_s = self._engine.model_for(None, opts.model, opts.device)
-        fallback = self._engine.decision().fallback_reason if device == "cpu" else None
-        for stream, _ in batch:
-            stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=fallback)
         windows = [Window(stream.window(p), stream.prompt()) for stream, p in batch]
         beam = opts.beam_size if plan.closing else PARTIAL_BEAM
-        language = first.language
-        t0 = time.monotonic()
-        try:
-            results = decode_batch(model, windows, language=language, task=opts.task, beam_size=beam)
-        except SidecarError:
-            raise
-        except Exception as e:
-            from ..engine import is_cuda_failure
 
-            if device != "cuda" or not is_cuda_failure(e):
-                raise
-            reason = f"CUDA failed during a live stream ({type(e).__name__}: {e}); continuing on the CPU"
-            log.warning("%s", reason)
-            self._engine.fall_back_to_cpu(reason)
-            model, resolved, device, compute_type, load_s = self._engine.model_for(None, opts.model, "cpu")
+        def decode(fallback_reason: Optional[str]):
+            model, resolved, device, compute_type, load_s = self._engine.model_for(
+                None, opts.model, "cpu" if fallback_reason else opts.device)
+            fallback = fallback_reason or (self._engine.decision().fallback_reason if device == "cpu" else None)
+            for stream, _ in batch:
+                stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=fallback)
+            started = time.monotonic()
+            out = decode_batch(model, windows, language=first.language, task=opts.task, beam_size=beam)
+            return out, started
+
+        def announce(reason: str, error: BaseException) -> None:
             for stream, _ in batch:
                 self._notify("status", {"request_id": None, "stream_id": stream.id, "stage": "fallback",
-                                        "message": f"CUDA error detected, retrying with CPU mode: {e}",
+                                        "message": f"CUDA error detected, retrying with CPU mode: {error}",
                                         "progress": None, "device": "cpu"})
-                stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=reason)
-            t0 = time.monotonic()
-            results = decode_batch(model, windows, language=language, task=opts.task, beam_size=beam)
+
+        results, t0 = with_cpu_fallback(self._engine, self._engine.device_for(opts.device) == "cuda", decode,
+                                        during="during a live stream", then="continuing on the CPU",
+                                        announce=announce)
         elapsed = time.monotonic() - t0
         total = sum(w.samples.size for w in windows) or 1
         shares = [elapsed * w.samples.size / total for w in windows]

@@ -38,3 +38,11 @@ test('CrashWindow: exponential backoff, give up at the limit, old crashes fall o
   window.reset();
   assert.equal(window.record().count, 1);
 });
+
+test('the CPU fallback status line names the request and the reason', () => {
+  const { cpuFallbackStatus } = require('../../node_bridge/lib/crash-policy');
+  assert.deepEqual(cpuFallbackStatus(7, 'the sidecar crashed'), {
+    request_id: 7, stage: 'fallback', progress: null, device: 'cpu',
+    message: 'CUDA error detected, retrying with CPU mode (the sidecar crashed)',
+  });
+});

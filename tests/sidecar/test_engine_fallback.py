@@ -1,4 +1,5 @@
-"""A CUDA error during a transcription re-runs the same request on the CPU and says why.
+"""A CUDA error during a transcription re-runs the same request on the CPU and says why (the preload's
+and a live stream's fallback: test_cpu_fallback.py).
 
 No GPU is needed: the CUDA "model" is a stand-in whose transcribe raises the error CTranslate2
 raises when the GPU runs out of memory; the CPU model is the real one.
@@ -22,19 +23,22 @@ class OutOfMemoryModel:
         raise RuntimeError("CUDA failed with error out of memory")
 
 
-def make_engine(cache_dir, events):
-    def loader(key):
-        if key[1] == "cuda":
-            return OutOfMemoryModel()
-        from faster_whisper import WhisperModel
+def real_cpu_model(key):
+    from faster_whisper import WhisperModel
 
-        return WhisperModel(key[0], device="cpu", compute_type="int8")
+    return WhisperModel(key[0], device="cpu", compute_type="int8")
 
-    # A verified GPU, injected: one device and a probe that passes.
+
+def make_engine(cache_dir, events, loader=None):
+    """An engine on a verified GPU (injected: one device and a probe that passes) whose CUDA models come
+    from ``loader`` (by default one whose transcribe runs out of memory) and CPU models are real."""
+    def default_loader(key):
+        return OutOfMemoryModel() if key[1] == "cuda" else real_cpu_model(key)
+
     gpu = Gpu(Path(cache_dir), ("passing-probe",), count=lambda: 1,
               runner=lambda argv, timeout_s, env: ProbeRun(0, False, "", 0.0))
     engine = Engine(Config(cache_dir=Path(cache_dir), preload=False, model="base"),
-                    lambda m, p: events.append((m, p)), loader, gpu=gpu)
+                    lambda m, p: events.append((m, p)), loader or default_loader, gpu=gpu)
     assert engine.start().result(60).device == "cuda"
     events.clear()
     return engine

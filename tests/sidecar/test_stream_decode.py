@@ -46,6 +46,9 @@ class Engine:
     def decision(self):
         return SimpleNamespace(fallback_reason=None)
 
+    def device_for(self, requested):
+        return "cpu"
+
 
 def drive(stream: LiveStream, model, audio: np.ndarray, chunk: int = 1600) -> None:
     """Feed ``audio`` in 100-ms pieces, decoding whatever the stream plans after each, then close it."""
