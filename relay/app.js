@@ -10,7 +10,7 @@ const Fastify = require('fastify');
 const multipart = require('@fastify/multipart');
 const { HttpError } = require('./errors');
 const { JobStore } = require('./store');
-const { JobRunner } = require('./jobs');
+const { JobRunner } = require('./jobs/local');
 const { transcriptionRoutes } = require('./routes/transcriptions');
 const { eventRoutes } = require('./routes/events');
 const { openaiRoutes } = require('./routes/openai');
@@ -40,8 +40,9 @@ const FASTIFY_CODES = {
  * Args: {config (from loadConfig), sidecar (a started WhisperSidecar or the same API),
  *   logger (fastify's logger option; default: on unless LOG_LEVEL=silent),
  *   keyring (relay/auth/keys.js; default: read from config — relay.js passes its own to reload on SIGHUP)}.
- * Distributed mode (relay/cluster/) passes `makeRunner({store, admit, log, config})` (a runner with
- *   JobRunner's interface), `metrics` (relay/metrics) and `plugins` ([plugin, options] pairs).
+ * Distributed mode (relay/cluster/) passes `makeRunner({store, admit, log, config})` (a JobTransport,
+ *   relay/jobs/transport.js, as the local JobRunner is), `metrics` (relay/metrics) and `plugins`
+ *   ([plugin, options] pairs).
  * Returns: the fastify app, not yet listening; `app.runner` and `app.store` are exposed, and
  *   closing the app stops the runner (running jobs are left to be requeued) and closes the store.
  *   The sidecar is the caller's to stop.

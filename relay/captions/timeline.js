@@ -28,7 +28,7 @@ const MAX_DRIFT_S = 1;
 class CaptionTimelines {
   /**
    * @param {object} deps {dir (the folder for the files), store (relay/store.js), runner (its
-   *   `sources.active` maps job ids to {controller}; without it nothing is recorded), log}
+   *   jobForSignal(signal) names the job a source's signal aborts; without it nothing is recorded), log}
    */
   constructor({ dir, store, runner, log }) {
     Object.assign(this, { dir, store, runner, log });
@@ -86,9 +86,7 @@ class CaptionTimelines {
 
   /** A signal seen for the first time: the job whose source it aborts, starting where its finals end. */
   open(signal) {
-    const active = this.runner && this.runner.sources && this.runner.sources.active;
-    if (!active) return null;
-    const id = [...active].find(([, entry]) => entry.controller && entry.controller.signal === signal)?.[0];
+    const id = this.runner ? this.runner.jobForSignal(signal) : null;
     if (!id) return null;
     const entries = this.entries(id);
     const finals = this.store.segments(id);

@@ -57,7 +57,7 @@ async function startCluster({ config, role = config.role, keyring, log = console
       makeRunner: ({ store, admit, log: appLog }) => {
         runner = new ClusterRunner({ store, queues, publisher, cancelChannel: CANCEL_CHANNEL, nodeId, config, log: appLog, admit, metrics });
         // the live streams the whole cluster runs, as this node hears their events
-        metrics.setSources({ liveStreams: () => ({ open: runner.sources.liveCount(), lagS: runner.sources.maxLag() }) });
+        metrics.setSources({ liveStreams: () => runner.liveStreams() });
         return runner;
       },
       plugins: [[clusterPlugin, { secret: config.clusterSecret }]],

@@ -4,7 +4,7 @@
  * Live streams in distributed mode, on the worker that holds the job.
  *
  * A URL job's first answer tells its kind (relay/live): a finite file is downloaded and transcribed
- * like an upload; HLS or endless HTTP audio runs as a LiveJob (relay/livejob.js) on one of this
+ * like an upload; HLS or endless HTTP audio runs as a LiveJob (relay/jobs/run.js) on one of this
  * worker's sidecars, for as long as the stream plays, holding its BullMQ job (and its lock).
  *
  * The committed finals are kept in Redis as they come (a list per job, LiveFinals below), not only
@@ -14,7 +14,7 @@
  * is known by the owner key (the node that last ran it).
  */
 
-const { LiveJob, endOf } = require('../livejob');
+const { endOf } = require('../jobs/live');
 const { PREFIX } = require('./redis');
 
 const KEEP_S = 7 * 86400; // as long as BullMQ keeps a finished job
@@ -67,31 +67,20 @@ class LiveFinals {
 }
 
 /**
- * Runs one live job on this worker until the stream ends, DELETE stops it or the worker stops.
- * Args: {job (BullMQ job), source (openSource's, a live kind), sidecar, redis, nodeId, signal,
- *   send(type, data) (progress events to API nodes), log, maxDurationS}.
- * Returns: the job's result (relay/livejob.js), finals included. Throws as LiveJob.run does.
+ * Where a live job's finals are kept on this worker (./run.js JobSink liveStore): the Redis list,
+ * this node marked as the stream's owner; a stream owned before by a worker that is gone (or whose
+ * attempt failed) starts with a gap for what it heard but had not committed and what played while no
+ * one listened (`reason: "worker_takeover"`), and goes on from the live edge.
+ * Returns: {store (a LiveFinals), gap (or null)}.
  */
-async function runLiveJob({ job, source, sidecar, redis, nodeId, signal, send, log, maxDurationS }) {
-  const finals = await LiveFinals.load(redis, job.id);
-  const previous = await redis.getset(ownerKey(job.id), nodeId);
-  await redis.expire(ownerKey(job.id), KEEP_S);
-  const liveJob = new LiveJob({
-    job: { id: job.id, options: job.data.options || {} },
-    source, sidecar, store: finals, emit: send, signal, log, maxDurationS,
-  });
-  if (previous) {
-    // A worker ran this stream before and is gone (or its attempt failed): what it heard but had not
-    // committed, and what played while no one listened, is a gap; this run starts from the live edge.
-    const end = endOf(finals.segments());
-    liveJob.addFinal({ start: end, end, text: '', gap: true, reason: 'worker_takeover' });
-    log.warn(`live job ${job.id}: taken over from ${previous}; going on from the live edge`);
-  }
-  try {
-    return await liveJob.run();
-  } finally {
-    await finals.flushed();
-  }
+async function openLiveStore({ redis, id, nodeId, log }) {
+  const store = await LiveFinals.load(redis, id);
+  const previous = await redis.getset(ownerKey(id), nodeId);
+  await redis.expire(ownerKey(id), KEEP_S);
+  if (!previous) return { store, gap: null };
+  log.warn(`live job ${id}: taken over from ${previous}; going on from the live edge`);
+  const end = endOf(store.segments());
+  return { store, gap: { start: end, end, text: '', gap: true, reason: 'worker_takeover' } };
 }
 
-module.exports = { runLiveJob, countFinals, readFinals, LiveFinals };
+module.exports = { openLiveStore, countFinals, readFinals, LiveFinals };

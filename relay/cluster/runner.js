@@ -1,8 +1,9 @@
 'use strict';
 
 /**
- * ClusterRunner: the API node's side of distributed mode, with JobRunner's interface (relay/jobs.js)
- * so that the routes, SSE and /v1 work unchanged.
+ * ClusterRunner: the API node's side of distributed mode, the BullMQ transport
+ * (relay/jobs/transport.js), so that the routes, SSE and /v1 work unchanged. What a job is (its
+ * events, waiting, finishing, errors) is relay/jobs/model.js; workers run it (./worker.js).
  *
  * The source of truth is Redis: a job is a BullMQ job (its data: the request; its progress events:
  * state, status, segments; its return value: the transcript; its failure: the error). This node's
@@ -11,23 +12,23 @@
  * and kept current from the queues' events. Losing an API node loses no job and no transcript.
  */
 
-const { EventEmitter } = require('node:events');
 const { randomUUID } = require('node:crypto');
 const { HttpError } = require('../errors');
 const { now, FINAL_STATES } = require('../store');
 const { queueNameFor } = require('./redis');
 const { signMediaUrl } = require('./signing');
 const { fromQueueJob, returnedResult } = require('./records');
-const { insertJob, removeQuietly } = require('../newjob');
+const { JobModel } = require('../jobs/model');
 const { readFinals } = require('./live');
-const { finalsResult } = require('../livejob');
+const { finalsResult } = require('../jobs/live');
 
 const SWEEP_STATES = ['active', 'waiting', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'];
 const SWEEP_LIMIT = 1000;
 const STOP_WAIT_MS = 20000; // DELETE on a live job: how long to wait for its worker to close the stream
 const KEEP_FINISHED_S = 7 * 86400;
 
-class ClusterRunner {
+/** @implements {import('../jobs/transport').JobTransport} */
+class ClusterRunner extends JobModel {
   /**
    * @param {object} deps
    * @param {import('../store').JobStore} deps.store this node's replica
@@ -37,23 +38,17 @@ class ClusterRunner {
    * @param {object} deps.config, deps.log, deps.admit, deps.metrics
    */
   constructor({ store, queues, publisher, cancelChannel, nodeId, config, log = console, admit = null, metrics = null }) {
-    this.store = store;
+    super({ store, log, admit });
     this.queues = queues;
     this.publisher = publisher;
     this.cancelChannel = cancelChannel;
     this.nodeId = nodeId;
     this.config = config;
-    this.log = log;
-    this.admit = admit;
     this.metrics = metrics;
     this.mediaBase = null; // set once the node listens (./index.js)
-    this.events = new EventEmitter();
-    this.events.setMaxListeners(0);
-    this.live = new Map(); // id -> {segments (finals), partial, lagS}: what this node saw of running jobs
     this.closing = false;
     this.hydrating = new Map();
     this.stopping = new Set(); // live streams stopped while queued (./stopStream): not 'cancelled'
-    this.sources = new ClusterSources(this);
   }
 
   /** Start: every job Redis knows goes into the replica (jobs made elsewhere, states that moved on). */
@@ -63,10 +58,6 @@ class ClusterRunner {
       for (const job of jobs) if (job) await this.sync(job);
     }
     return [];
-  }
-
-  insert(fields) {
-    return insertJob(this, fields);
   }
 
   /** An upload or a MEDIA_DIR file: queued in Redis; workers read it through a signed URL. */
@@ -107,21 +98,10 @@ class ClusterRunner {
     });
   }
 
-  waitFor(id) {
-    return new Promise((resolve) => {
-      const check = () => {
-        const job = this.store.get(id);
-        if (!job || FINAL_STATES.includes(job.state)) {
-          this.events.off(id, onEvent);
-          resolve(job);
-        }
-      };
-      const onEvent = (event) => {
-        if (FINAL_STATES.includes(event.type)) check();
-      };
-      this.events.on(id, onEvent);
-      check();
-    });
+  /** A live stream (DELETE stops it, keeping its finals). */
+  isStreaming(id) {
+    const job = this.store.get(id);
+    return Boolean(job && job.live && !FINAL_STATES.includes(job.state));
   }
 
   /**
@@ -134,7 +114,7 @@ class ClusterRunner {
     if (!job) return null;
     if (FINAL_STATES.includes(job.state)) return job;
     this.publisher.publish(this.cancelChannel, id).catch(() => {});
-    if (this.sources.isActive(id)) return this.stopStream(job);
+    if (this.isStreaming(id)) return this.stopStream(job);
     if (job.state === 'queued') {
       const queue = this.queues[queueNameFor(job.options, job.source)];
       queue.remove(id).catch(() => {});
@@ -189,10 +169,9 @@ class ClusterRunner {
     return this.queueUp === false ? 'reconnecting' : 'up';
   }
 
-  liveView(id) {
-    const live = this.live.get(id);
-    if (!live) return null;
-    return { segments: live.partial ? [...live.segments, live.partial] : live.segments.slice() };
+  /** Sources run on workers, not here: no signal of this process is a job's. */
+  jobForSignal() {
+    return null;
   }
 
   async close() {
@@ -235,45 +214,7 @@ class ClusterRunner {
   onProgress(id, event) {
     const job = this.store.get(id);
     if (!job || FINAL_STATES.includes(job.state) || !event || !event.type) return;
-    const { type, data } = event;
-    if (!this.live.has(id)) this.live.set(id, { segments: [], partial: null, lagS: 0 });
-    const live = this.live.get(id);
-    if (type === 'state') {
-      // A new attempt (another worker after a lost one, or a retry) starts from the first segment;
-      // a live stream taken over keeps the finals committed before (`keep`).
-      const keep = data.keep || 0;
-      if (live.segments.length > keep || live.partial) this.emit(id, 'reset', { keep });
-      live.segments = live.segments.slice(0, keep);
-      live.partial = null;
-      this.store.update(id, { state: 'running', started_at: data.startedAt || now(), attempts: data.attempts,
-        progress: 0, error: null, message: null });
-    } else if (type === 'kind') {
-      // The worker opened the URL: a live stream, or a file it downloads and then transcribes.
-      this.store.update(id, data.live ? { kind: data.kind, live: 1, stage: 'live', message: 'Live' } : { kind: data.kind, live: 0 });
-      this.emit(id, 'state', { state: 'running', kind: data.kind, live: data.live, worker: data.worker });
-      return;
-    } else if (type === 'status') {
-      const fields = { stage: data.stage, message: data.message };
-      if (data.device) fields.device = data.device;
-      if (data.progress !== null && data.progress !== undefined) fields.progress = data.progress;
-      this.store.update(id, fields);
-    } else if (type === 'segment') {
-      // A live stream's partial (final: false) stands until the next segment; anything else is final.
-      if (data.final === false) live.partial = data;
-      else {
-        live.segments.push(data);
-        live.partial = null;
-      }
-    } else if (type === 'reset') {
-      live.segments = live.segments.slice(0, data.keep);
-      live.partial = null;
-    } else if (type === 'lag') {
-      live.lagS = data.lag_s;
-    }
-    this.emit(id, type, data);
-    if (type === 'status' && data.progress !== null && data.progress !== undefined) {
-      this.emit(id, 'progress', { progress: data.progress });
-    }
+    this.applyEvent(id, event.type, event.data);
   }
 
   onCompleted(id, returnvalue) {
@@ -315,14 +256,8 @@ class ClusterRunner {
   }
 
   finish(job, state, { processingS = null, ...fields } = {}) {
-    const finished = this.store.update(job.id, { state, finished_at: fields.finished_at || now(), ...fields });
-    this.live.delete(job.id);
     this.stopping.delete(job.id);
-    if (job.ownsMedia) removeQuietly(job.mediaPath, this.log);
-    const data = state === 'done'
-      ? { state, text: finished.result.text, device: finished.device }
-      : { state, error: finished.error };
-    this.emit(job.id, state, data);
+    const finished = super.finish(job, state, fields);
     // Counted by the node that created the job (only it has the media path or the URL input), so
     // summing the API nodes' counters counts each job once.
     if (this.metrics && (job.mediaPath || job.input)) {
@@ -331,70 +266,8 @@ class ClusterRunner {
         duration: finished.result && typeof finished.result.duration === 'number' ? finished.result.duration : null,
       });
     }
-    this.events.emit('finished', finished);
     return finished;
   }
-
-  emit(id, type, data) {
-    this.events.emit(id, { type, data });
-  }
-}
-
-/**
- * The live jobs as this API node sees them (workers run them, ./live.js; every API node hears
- * their events): how many run across the cluster, their lag, their kind once a worker knows it.
- */
-class ClusterSources {
-  constructor(runner) {
-    this.runner = runner;
-  }
-
-  running() {
-    return [...this.runner.live.keys()].map((id) => this.runner.store.get(id))
-      .filter((job) => job && job.live && !FINAL_STATES.includes(job.state));
-  }
-
-  liveCount() {
-    return this.running().length;
-  }
-
-  /** The largest lag among the live streams running in the cluster; 0 with none. */
-  maxLag() {
-    return Math.max(0, ...this.running().map((job) => this.runner.live.get(job.id).lagS || 0));
-  }
-
-  isActive(id) {
-    const job = this.runner.store.get(id);
-    return Boolean(job && job.live && !FINAL_STATES.includes(job.state));
-  }
-
-  liveView(id) {
-    return this.runner.liveView(id);
-  }
-
-  /** Resolves with the job once a worker said its kind (or it ended), or after `ms` as it stands. */
-  waitForKind(id, ms) {
-    const { runner } = this;
-    return new Promise((resolve) => {
-      const settled = () => {
-        const job = runner.store.get(id);
-        return !job || job.kind || FINAL_STATES.includes(job.state);
-      };
-      const done = () => {
-        clearTimeout(timer);
-        runner.events.off(id, onEvent);
-        resolve(runner.store.get(id));
-      };
-      const onEvent = () => {
-        if (settled()) done();
-      };
-      const timer = setTimeout(done, ms);
-      runner.events.on(id, onEvent);
-      if (settled()) done();
-    });
-  }
-
-  async close() {}
 }
 
 module.exports = { ClusterRunner };

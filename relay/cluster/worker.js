@@ -19,16 +19,16 @@ const path = require('node:path');
 const { pipeline } = require('node:stream/promises');
 const { Readable } = require('node:stream');
 const { Worker, DelayedError, UnrecoverableError } = require('bullmq');
-const { describeSidecarError } = require('../errors');
-const { openSource } = require('../live');
+const { classifyFailure } = require('../jobs/model');
+const { runJob } = require('../jobs/run');
 const { connect, QUEUES, PREFIX, CANCEL_CHANNEL } = require('./redis');
 const { attemptsOf } = require('./records');
 const { verifyMediaUrl } = require('./signing');
-const { runLiveJob, countFinals } = require('./live');
+const { openLiveStore, countFinals } = require('./live');
 
-const MB = 1024 * 1024;
 const HEARTBEAT_MS = 10000;
-const PROGRESS_EVERY_MS = 1000;
+/** The events that say which worker sent them (the page shows it). */
+const WORKER_EVENTS = new Set(['kind', 'status', 'lag']);
 const SHUTDOWN = 'shutdown';
 const CANCELLED = 'cancelled';
 
@@ -43,7 +43,7 @@ class WorkerNode {
     this.log = log;
     this.metrics = metrics;
     this.workers = [];
-    this.active = new Map(); // job id -> AbortController
+    this.activeJobs = 0;
     this.live = new Map(); // live job id -> its last lag_s
     this.draining = false;
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'whisper-worker-'));
@@ -57,7 +57,8 @@ class WorkerNode {
       if (this.metrics) this.metrics.watchSidecar(entry.sidecar, entry.name);
       const names = entry.device === 'cuda' ? [QUEUES.gpu, QUEUES.any, QUEUES.url] : [QUEUES.any, QUEUES.url];
       for (const name of names) {
-        const worker = new Worker(name, (job, token) => this.process(job, token, entry), {
+        // BullMQ aborts `signal` through worker.cancelJob / cancelAllJobs (a cancel, a shutdown).
+        const worker = new Worker(name, (job, token, signal) => this.process(job, token, signal, entry), {
           connection: connect(config.redisUrl, { name: `worker-${name}`, log }),
           prefix: PREFIX,
           concurrency: name === QUEUES.url ? config.liveMaxJobs : config.jobConcurrency,
@@ -70,9 +71,9 @@ class WorkerNode {
       }
     }
     this.subscriber = connect(config.redisUrl, { name: 'cancel', log });
+    // An API node's DELETE reaches every worker; the one holding the job aborts its processor.
     this.subscriber.on('message', (channel, id) => {
-      const controller = this.active.get(id);
-      if (controller) controller.abort(CANCELLED);
+      for (const worker of this.workers) worker.cancelJob(id, CANCELLED);
     });
     await this.subscriber.subscribe(CANCEL_CHANNEL);
     this.heartbeat();
@@ -83,15 +84,14 @@ class WorkerNode {
   /** Who this worker is, for API nodes' /api/gpu (a key that expires with the worker). */
   heartbeat() {
     const value = JSON.stringify({
-      node: this.nodeId, host: os.hostname(), pid: process.pid, active: this.active.size,
+      node: this.nodeId, host: os.hostname(), pid: process.pid, active: this.activeJobs,
       sidecars: this.pool.sidecars.map(({ name, gpu, device }) => ({ name, gpu, device })),
     });
     this.redis.set(`${PREFIX}:worker:${this.nodeId}`, value, 'EX', Math.ceil((HEARTBEAT_MS * 3) / 1000)).catch(() => {});
   }
 
-  async process(job, token, entry) {
-    const controller = new AbortController();
-    this.active.set(job.id, controller);
+  async process(job, token, signal, entry) {
+    this.activeJobs += 1;
     let chain = Promise.resolve();
     const send = (type, data) => {
       chain = chain.then(() => job.updateProgress({ type, data })).catch(() => {});
@@ -102,99 +102,49 @@ class WorkerNode {
     // A live stream taken over keeps the finals committed before; any other job starts afresh.
     const keep = media.url ? await countFinals(this.redis, job.id) : 0;
     send('state', { state: 'running', attempts, worker: this.nodeId, startedAt, keep });
-    let file = path.join(this.tmp, `${job.id}-${attempts}`);
-    const segments = [];
-    const restart = () => {
-      if (segments.length === 0) return;
-      segments.length = 0;
-      send('reset', { keep: 0 });
+    const run = {
+      id: job.id, options: job.data.options || {}, mediaPath: '',
+      input: media.url ? job.data.input || { url: media.url } : null,
     };
+    const files = [];
+    let finals = null;
     try {
-      if (media.url) {
-        const source = await this.openUrl(job, controller.signal, send);
-        if (source.kind !== 'download') {
-          const result = await this.runLive(job, source, entry, controller.signal, send);
-          await chain;
-          const processingS = result.timings ? result.timings.transcribe_s : null; // decode time, for the RTF
-          return { result, device: result.device || entry.device, attempts, startedAt, processingS, worker: this.nodeId };
-        }
-        file = source.file;
-      } else {
-        await this.fetchMedia(media, file, controller.signal, job.id);
+      if (!media.url) {
+        run.mediaPath = path.join(this.tmp, `${job.id}-${attempts}`);
+        files.push(run.mediaPath);
+        await this.fetchMedia(media, run.mediaPath, signal, job.id);
       }
-      const began = Date.now();
-      const result = await entry.sidecar.transcribe(file, job.data.options, {
-        signal: controller.signal,
-        // A retry (the bridge's re-send after a crash, the sidecar's CPU re-run) starts from the first segment.
-        onRetry: () => restart(),
-        onStatus: (params) => {
-          if (params && params.stage === 'fallback') restart();
-          send('status', { ...statusOf(params), worker: this.nodeId });
+      const { result, processingS } = await runJob(run, entry.sidecar, {
+        signal, config: this.config, log: this.log, downloadDir: this.tmp,
+        emit: (type, data) => {
+          if (type === 'lag') this.live.set(job.id, data.lag_s);
+          send(type, WORKER_EVENTS.has(type) ? { ...data, worker: this.nodeId } : data);
         },
-        onSegment: (params) => {
-          const segment = params && params.segment ? params.segment : params;
-          segments.push(segment);
-          send('segment', segment);
+        onDownloaded: (file) => {
+          files.push(file); // transcribed in this run, removed after it
+          return false;
+        },
+        liveStore: async () => {
+          this.live.set(job.id, 0);
+          const opened = await openLiveStore({ redis: this.redis, id: job.id, nodeId: this.nodeId, log: this.log });
+          finals = opened.store;
+          return opened;
         },
       });
       await chain;
-      return { result, device: result.device || entry.device, attempts, startedAt, processingS: (Date.now() - began) / 1000,
-        worker: this.nodeId };
+      // stopping the worker hands a live stream back from its live edge (failure() moves it back)
+      if (result.live && signal.aborted && signal.reason === SHUTDOWN) throw new Error('handed back');
+      return { result, device: result.device || entry.device, attempts, startedAt, processingS, worker: this.nodeId };
     } catch (err) {
       await chain;
       if (err.partialResult) await job.updateData({ ...job.data, partial: err.partialResult }).catch(() => {});
-      throw await this.failure(err, controller.signal, job, token);
+      throw await this.failure(err, signal, job, token);
     } finally {
-      this.active.delete(job.id);
+      if (finals) await finals.flushed();
+      this.activeJobs -= 1;
       this.live.delete(job.id);
-      fs.rmSync(file, { force: true });
+      for (const file of files) fs.rmSync(file, { force: true });
     }
-  }
-
-  /**
-   * A URL job's source (relay/live), under the relay's URL policy: a finite file downloaded into
-   * this worker's folder, or a live kind (HLS, endless HTTP audio). The kind goes to API nodes as
-   * soon as the first answer tells it.
-   */
-  openUrl(job, signal, send) {
-    const { config } = this;
-    const input = job.data.input || { url: job.data.media.url };
-    let lastProgress = 0;
-    return openSource({ url: input.url, from: input.from || 'live' }, {
-      signal,
-      downloadDir: this.tmp,
-      limits: {
-        maxBytes: config.maxDownloadMb * MB, timeoutMs: config.downloadTimeoutS * 1000,
-        maxRedirects: config.maxRedirects, allowPrivate: config.allowPrivateUrls,
-        idleTimeoutS: input.idle_timeout_s || config.liveIdleTimeoutS,
-      },
-      onKind: (kind) => send('kind', { kind, live: kind !== 'download', worker: this.nodeId }),
-      onProgress: ({ bytes, total }) => {
-        if (Date.now() - lastProgress < PROGRESS_EVERY_MS) return;
-        lastProgress = Date.now();
-        send('status', {
-          stage: 'downloading', message: `Downloading… ${Math.round(bytes / 1024)} KB`,
-          progress: total ? Math.min(1, bytes / total) : null, device: null, worker: this.nodeId,
-        });
-      },
-    });
-  }
-
-  /** A live stream on this worker (./live.js); stopping the worker hands it back from the live edge. */
-  async runLive(job, source, entry, signal, send) {
-    const input = job.data.input || {};
-    const run = runLiveJob({
-      job, source, sidecar: entry.sidecar, redis: this.redis, nodeId: this.nodeId, signal, log: this.log,
-      maxDurationS: input.max_duration_s || this.config.liveMaxDurationS,
-      send: (type, data) => {
-        if (type === 'lag') this.live.set(job.id, data.lag_s);
-        send(type, type === 'status' || type === 'lag' ? { ...data, worker: this.nodeId } : data);
-      },
-    });
-    this.live.set(job.id, 0);
-    const result = await run;
-    if (signal.aborted && signal.reason === SHUTDOWN) throw new Error('handed back'); // failure() moves it back
-    return result;
   }
 
   /** Live streams running on this worker and the largest lag among them (its /metrics). */
@@ -211,11 +161,11 @@ class WorkerNode {
     }
     if (signal.aborted && signal.reason === CANCELLED) return new UnrecoverableError('cancelled: Cancelled while running.');
     if (err instanceof UnrecoverableError || err.retry) return err;
-    if (err && err.kind === 'exited' && !err.isFatal) {
+    const { error, retry } = classifyFailure(err);
+    if (retry) {
       this.log.warn(`job ${job.id}: the sidecar exited mid-job (${err.message}); retried`);
       return new Error(`sidecar_exited: ${err.message}`);
     }
-    const error = err.code && err.statusCode ? { code: err.code, message: err.message } : describeSidecarError(err);
     this.log.error(`job ${job.id} failed: ${error.message}`);
     return new UnrecoverableError(`${error.code}: ${error.message}`);
   }
@@ -250,7 +200,7 @@ class WorkerNode {
     this.draining = true;
     clearInterval(this.heartbeatTimer);
     const handBack = setTimeout(() => {
-      for (const controller of this.active.values()) controller.abort(SHUTDOWN);
+      for (const worker of this.workers) worker.cancelAllJobs(SHUTDOWN);
     }, this.config.workerDrainS * 1000);
     await Promise.allSettled(this.workers.map((worker) => worker.close()));
     clearTimeout(handBack);
@@ -259,15 +209,6 @@ class WorkerNode {
     await this.pool.stop();
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
-}
-
-function statusOf(params) {
-  return {
-    stage: params.stage || null,
-    message: params.message || null,
-    progress: typeof params.progress === 'number' ? params.progress : null,
-    device: params.device || null,
-  };
 }
 
 function retryable(message) {

@@ -7,14 +7,14 @@
 
 const { finishedFacts } = require('./index');
 
-/** Args: {metrics, store (relay/store.js), runner (relay/jobs.js), sidecar}. */
+/** Args: {metrics, store (relay/store.js), runner (relay/jobs/local.js), sidecar}. */
 function feedSingleMachine({ metrics, store, runner, sidecar }) {
   const counts = () => Object.fromEntries(store.db.all('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state')
     .map((row) => [row.state, row.n]));
   metrics.setSources({
     jobCounts: async () => counts(),
     queueDepth: async () => ({ local: counts().queued || 0 }),
-    liveStreams: () => ({ open: runner.sources.liveCount(), lagS: runner.sources.maxLag() }),
+    liveStreams: () => runner.liveStreams(),
   });
   runner.events.on('finished', (job) => {
     metrics.jobFinished(finishedFacts(job));

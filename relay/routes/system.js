@@ -32,16 +32,15 @@ async function systemRoutes(app, { sidecar, runner }) {
   });
 
   // 503 once the bridge has given up on the sidecar: nothing will be transcribed until a restart.
-  // In distributed mode `queue` says whether Redis is reachable ("up") or being reconnected to: the
-  // node keeps serving meanwhile (jobs wait, nothing is lost), so it stays 200; the page shows it.
+  // `queue` says whether the job queue is reachable ("up"; null for the local one, in this process)
+  // or, in distributed mode, being reconnected to (Redis): the node keeps serving meanwhile (jobs wait,
+  // nothing is lost), so it stays 200; the page shows it.
   // Open without an API key (relay/auth/hook.js), like the page's files below.
   app.get('/healthz', { config: { auth: 'public' } }, async (request, reply) => {
     const fatal = sidecar.fatalError || null;
     if (fatal) reply.code(503);
-    const body = { ok: !fatal, sidecar: sidecar.state || null, error: fatal ? fatal.message : null,
-      uptime_s: Math.round(process.uptime()) };
-    if (typeof runner.queueState === 'function') body.queue = runner.queueState();
-    return body;
+    return { ok: !fatal, sidecar: sidecar.state || null, error: fatal ? fatal.message : null,
+      uptime_s: Math.round(process.uptime()), queue: runner.queueState() };
   });
 
   // The page is a handful of files, listed once at startup: nothing outside public/ can be named.

@@ -22,7 +22,10 @@ const KIND_WAIT_MS = 5000;
 const LIVE_KEYS = ['url', 'path', 'follow', 'from', 'max_duration_s', 'idle_timeout_s', 'follow_idle_s'];
 const ID_WITH_FORMAT = /^([0-9a-f-]{36})(?:\.(txt|srt|vtt|json))?$/i;
 
-/** @param {import('fastify').FastifyInstance} app @param {{config, runner, store}} deps */
+/**
+ * @param {import('fastify').FastifyInstance} app
+ * @param {{config, runner: import('../jobs/transport').JobTransport, store, sidecar}} deps
+ */
 async function transcriptionRoutes(app, { config, runner, store, sidecar }) {
   const uploadsDir = path.join(config.dataDir, 'uploads');
   const admitLive = liveAdmission({ store, maxTotal: config.liveMaxJobs, maxPerKey: config.liveMaxJobsPerKey });
@@ -36,7 +39,7 @@ async function transcriptionRoutes(app, { config, runner, store, sidecar }) {
       // download): admitLive and submitSource run in one tick, so parallel POSTs cannot both pass.
       admitLive({ owner: ownerOf(request) });
       const created = runner.submitSource({ ...input.read, owner: ownerOf(request) });
-      const job = await runner.sources.waitForKind(created.id, KIND_WAIT_MS);
+      const job = await runner.waitForKind(created.id, KIND_WAIT_MS);
       if (job && job.state === 'error' && job.error && job.error.code === 'capacity') {
         store.delete(job.id); // refused, not accepted: no job is left behind
         throw capacityRefused(job.error);
@@ -71,7 +74,7 @@ async function transcriptionRoutes(app, { config, runner, store, sidecar }) {
     const { id, format } = parseId(request.params.id);
     if (format) throw unknownJob(request.params.id);
     const job = findJob(store, id, request);
-    if (runner.sources.isActive(id)) {
+    if (runner.isStreaming(id)) {
       // A live job stops and keeps everything committed; a download is cancelled.
       const ended = await runner.cancel(id);
       return { id, state: ended.state, stopped: ended.state === 'done', cancelled: ended.state === 'cancelled' };

@@ -11,7 +11,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { JobStore } = require('../../relay/store');
-const { JobRunner } = require('../../relay/jobs');
+const { JobRunner } = require('../../relay/jobs/local');
 const { tempDir } = require('./helpers');
 
 const quiet = { warn() {}, error() {} };

@@ -13,7 +13,7 @@
  */
 
 const { setTimeout: sleep } = require('node:timers/promises');
-const { HttpError } = require('./errors');
+const { HttpError } = require('../errors');
 
 const PACE_S = 6; // undecoded speech the sidecar may hold before a fast writer waits
 const WRITE_BYTES = 1024 * 1024; // per stream_write: 1.4 MB as base64, well under the sidecar's 4 MB line limit
@@ -26,7 +26,7 @@ class LiveJob {
    * @param {object} deps.job the stored job
    * @param {object} deps.source from openSource() (a live kind)
    * @param {object} deps.sidecar a WhisperSidecar (openStream)
-   * @param {import('./store').JobStore} deps.store
+   * @param {import('../store').JobStore} deps.store
    * @param {(type: string, data: object) => void} deps.emit the job's events
    * @param {AbortSignal} deps.signal aborts the source: stop (or relay shutdown)
    * @param {number} [deps.maxDurationS] stream time after which the job stops by itself
@@ -119,7 +119,7 @@ class LiveJob {
   async openStream() {
     const options = this.job.options || {};
     const params = { format: 'auto' };
-    for (const key of ['language', 'task', 'model', 'initial_prompt', 'beam_size']) {
+    for (const key of ['language', 'task', 'model', 'initial_prompt', 'beam_size', 'word_timestamps']) {
       if (options[key] !== undefined && options[key] !== null) params[key] = options[key];
     }
     if (options.vad_filter === false) params.vad = false;
