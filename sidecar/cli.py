@@ -88,5 +88,5 @@ def main(argv, writer: ProtocolWriter) -> int:
     except SidecarError as e:
         sys.stderr.write(f"error: {e.message}\n")
         return 2
-    write_text(writer, FORMATS[args.format](result))
+    write_text(writer, FORMATS[args.format](result.to_dict()))
     return 0

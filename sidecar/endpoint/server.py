@@ -120,18 +120,13 @@ class Server:
     def transcribe(self, ctx: Context, **params):
         p = transcribe_params(params)
         rid = None if ctx.request_id is NO_ID else ctx.request_id
-        return self._submit(ctx, lambda job: self.engine.transcribe(rid, p, job.cancel, job.enqueued_at))
+        return self._submit(ctx, lambda job: self.engine.transcribe(rid, p, job.cancel, job.enqueued_at).to_dict())
 
     def load_model(self, ctx: Context, model: Any = None, device: Any = None):
         name, device_name = model_params(model, device)
         rid = None if ctx.request_id is NO_ID else ctx.request_id
 
-        def run(job):
-            _, resolved, dev, compute_type, load_s = self.engine.model_for(rid, name, device_name)
-            return {"model": resolved.name, "path": resolved.path, "source": resolved.source,
-                    "device": dev, "compute_type": compute_type, "load_s": round(load_s, 4)}
-
-        return self._submit(ctx, run)
+        return self._submit(ctx, lambda job: self.engine.model_for(rid, name, device_name).to_dict())
 
     def cancel(self, ctx: Context, id: Any = None):  # noqa: A002 - the protocol's name
         if id is None or isinstance(id, (bool, dict, list)):

@@ -20,6 +20,7 @@ from ..errors import Cancelled, ModelError, SidecarError
 from .gpu import Gpu
 from .modelcache import Key, ModelCache
 from .report import GpuReport
+from .results import LoadedModel, Timings, Transcription
 from .state import DeviceState
 from .fallback import is_cuda_failure, with_cpu_fallback
 from .transcription import WindowedTranscription
@@ -175,8 +176,9 @@ class Engine:
                 raise
             raise ModelError(f"Loading the model at {path} failed: {e}", model=path) from e
 
-    def model_for(self, request_id: Any, name: Optional[str], device_name: Optional[str]):
-        """Load (or reuse) a model. Returns (model, resolved, device, compute_type, load_s)."""
+    def model_for(self, request_id: Any, name: Optional[str], device_name: Optional[str]) -> LoadedModel:
+        """Load (or reuse) a model: ``name`` (None: the device's default) on ``device_name`` ("cpu",
+        "cuda", "auto" or None: as decided)."""
         decision = self.decision()
         device_name, compute_type = self._device_for(device_name, decision)
         name = name or (decision.default_model if device_name == decision.device
@@ -191,7 +193,7 @@ class Engine:
             self.status(request_id, "loading_model", f"Loading Whisper model ({resolved.name})...",
                         device_name=device_name)
         model, _ = self._models.get(key)
-        return model, resolved, device_name, compute_type, time.monotonic() - t0
+        return LoadedModel(model, resolved, device_name, compute_type, time.monotonic() - t0)
 
     def device_for(self, requested: Optional[str]) -> str:
         """The device a request asking for ``requested`` ("cpu", "cuda", "auto" or None) runs on now."""
@@ -207,7 +209,7 @@ class Engine:
 
     # ---- transcription ------------------------------------------------------------------------
     def transcribe(self, request_id: Any, params: TranscribeParams, cancel: threading.Event,
-                   enqueued_at: float) -> dict:
+                   enqueued_at: float) -> Transcription:
         queue_s = time.monotonic() - enqueued_at
         # The header only: a file over MAX_AUDIO_S is refused before a sample is decoded.
         header = audio.read_header(params.path, self.config.max_audio_s)
@@ -225,10 +227,9 @@ class Engine:
                                                    device_name="cpu"))
 
     def _run(self, request_id, params: TranscribeParams, header: audio.Header, device_name, cancel,
-             queue_s: float, fallback_reason: Optional[str]) -> dict:
-        model, resolved, device_name, compute_type, load_s = self.model_for(
-            request_id, params.model, device_name
-        )
+             queue_s: float, fallback_reason: Optional[str]) -> Transcription:
+        loaded = self.model_for(request_id, params.model, device_name)
+        device_name = loaded.device
         if fallback_reason is None and device_name == "cpu":
             fallback_reason = self.decision().fallback_reason
         label = "CUDA" if device_name == "cuda" else "CPU"
@@ -244,31 +245,21 @@ class Engine:
                 self.status(request_id, "transcribing", f"Transcribing with {label}... {done:.0%}",
                             round(done, 4), device_name)
 
-        run = WindowedTranscription(model, params, self.config, header)
+        run = WindowedTranscription(loaded.model, params, self.config, header)
         out = []
-        for item in run.segments(on_window=progress):
-            out.append(item)
-            self._notify("segment", {"request_id": request_id, "segment": item})
-            progress(item["end"])
+        for segment in run.segments(on_window=progress):
+            out.append(segment)
+            self._notify("segment", {"request_id": request_id, "segment": segment.to_dict()})
+            progress(segment.end)
         if cancel.is_set():
             raise Cancelled("Request cancelled")
         transcribe_s = time.monotonic() - t0
         self.status(request_id, "done", f"Transcription complete! Used: {label}", 1.0, device_name)
-        return {
-            "text": "".join(s["text"] for s in out).strip(),
-            "language": run.language,
-            "language_probability": round(float(run.language_probability), 4),
-            "duration": round(run.duration, 3),
-            "segments": out,
-            "device": device_name,
-            "compute_type": compute_type,
-            "model": resolved.name,
-            "fallback_reason": fallback_reason,
-            "timings": {"queue_s": round(queue_s, 4), "load_s": round(load_s, 4),
-                        "transcribe_s": round(transcribe_s, 4)},
-            "rtf": round(transcribe_s / run.duration, 4) if run.duration else None,
-            "batch_size": run.batch_size,
-        }
+        return Transcription(
+            segments=tuple(out), language=run.language, language_probability=run.language_probability,
+            duration=run.duration, device=device_name, compute_type=loaded.compute_type,
+            model=loaded.resolved.name, fallback_reason=fallback_reason,
+            timings=Timings(queue_s, loaded.load_s, transcribe_s), batch_size=run.batch_size)
 
     # ---- reports ------------------------------------------------------------------------------
     def gpu_report(self, wait_s: float = 0.0) -> GpuReport:

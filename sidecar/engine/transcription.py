@@ -1,5 +1,5 @@
 """Transcription with faster-whisper: how a request becomes model calls, window by window, and its
-segments JSON.
+segments (results.Segment).
 
 The engine (engine.py) owns the device and the models and calls these. A file is transcribed in windows
 (audio.Decoder), so memory does not grow with its duration (issue 19); across windows the segment times
@@ -10,6 +10,7 @@ and ids run on, each window gets the request's own prompt (not the text so far: 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Iterator, Optional
 
 from ..config import Config
@@ -17,6 +18,7 @@ from ..errors import InvalidParams
 from ..params import TranscribeParams
 from . import audio
 from .logprobs import SegmentScorer
+from .results import Segment
 
 # Whisper's own window: a request's batch_size asks for windows that hold that many of them.
 _CHUNK_S = 30
@@ -48,8 +50,8 @@ class WindowedTranscription:
         self.duration = 0.0
         self.batch_size: Optional[int] = None
 
-    def segments(self, on_window: Callable[[float], None] = lambda end_s: None) -> Iterator[dict]:
-        """The segments as dicts (segment_dict), in order, with file times.
+    def segments(self, on_window: Callable[[float], None] = lambda end_s: None) -> Iterator[Segment]:
+        """The segments, in order, with file times.
 
         Args:
             on_window: called with the end of each window once it is transcribed (progress, cancel).
@@ -76,9 +78,9 @@ class WindowedTranscription:
                     first_id = next_id
                     scorer = SegmentScorer(self._model, params.task, info.language) if params.logprobs else None
                     for seg in found:
-                        item = segment_dict(seg, params.word_timestamps, next_id, window.start_s)
+                        item = Segment.from_whisper(seg, params.word_timestamps, next_id, window.start_s)
                         if scorer:
-                            item["logprobs"] = scorer.score(seg, window.samples)
+                            item = replace(item, logprobs=scorer.score(seg, window.samples))
                         yield item
                         next_id += 1
                     guess = guess or (info.language, info.language_probability)
@@ -109,15 +111,3 @@ class WindowedTranscription:
         return lambda samples, language, prompt: self._model.transcribe(
             samples, vad_filter=bool(params.vad_filter), language=language, initial_prompt=prompt, **kwargs)
 
-
-def segment_dict(seg, with_words: bool, seg_id: Optional[int] = None, offset_s: float = 0.0) -> dict:
-    """A faster-whisper segment as JSON, ``offset_s`` added to its times (its window's start)."""
-    item = {"id": seg.id if seg_id is None else seg_id, "start": round(seg.start + offset_s, 3),
-            "end": round(seg.end + offset_s, 3), "text": seg.text}
-    if with_words and seg.words:
-        item["words"] = [
-            {"start": round(w.start + offset_s, 3), "end": round(w.end + offset_s, 3), "word": w.word,
-             "probability": round(float(w.probability), 4)}
-            for w in seg.words
-        ]
-    return item

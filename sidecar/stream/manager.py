@@ -247,13 +247,13 @@ class StreamManager:
         beam = opts.beam_size if plan.closing else PARTIAL_BEAM
 
         def decode(fallback_reason: Optional[str]):
-            model, resolved, device, compute_type, load_s = self._engine.model_for(
-                None, opts.model, "cpu" if fallback_reason else opts.device)
-            fallback = fallback_reason or (self._engine.decision().fallback_reason if device == "cpu" else None)
+            loaded = self._engine.model_for(None, opts.model, "cpu" if fallback_reason else opts.device)
+            fallback = fallback_reason or (self._engine.decision().fallback_reason if loaded.device == "cpu" else None)
             for stream, _ in batch:
-                stream.note_model(resolved.name, device, compute_type, load_s, fallback_reason=fallback)
+                stream.note_model(loaded.resolved.name, loaded.device, loaded.compute_type, loaded.load_s,
+                                  fallback_reason=fallback)
             started = time.monotonic()
-            out = decode_batch(model, windows, language=first.language, task=opts.task, beam_size=beam)
+            out = decode_batch(loaded.model, windows, language=first.language, task=opts.task, beam_size=beam)
             return out, started
 
         def announce(reason: str, error: BaseException) -> None:

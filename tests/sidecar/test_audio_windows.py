@@ -196,14 +196,14 @@ def cpu_model(cache_dir):
     engine = Engine(Config(cache_dir=Path(cache_dir), preload=False, device="cpu", model="base"),
                     lambda method, params: None)
     engine.start().result(60)
-    return engine.model_for(None, None, "cpu")[0]
+    return engine.model_for(None, None, "cpu").model
 
 
 def transcribe_in_windows(model, path, window_s, **config):
     params = transcribe_params({"path": str(path), "word_timestamps": True})
     run = WindowedTranscription(model, params, Config(window_s=window_s, **config), audio.read_header(str(path)))
     ends = []
-    segments = list(run.segments(on_window=ends.append))
+    segments = [s.to_dict() for s in run.segments(on_window=ends.append)]
     return run, segments, ends
 
 
@@ -254,7 +254,8 @@ def test_a_cuda_error_in_a_later_window_reruns_the_file_on_the_cpu_from_its_star
                     lambda key: FailsOnTheSecondWindow(cpu_model) if key[1] == "cuda" else cpu_model, gpu=gpu)
     assert engine.start().result(60).device == "cuda"
     path, _ = speech
-    result = engine.transcribe("r1", transcribe_params({"path": str(path)}), threading.Event(), time.monotonic())
+    result = engine.transcribe("r1", transcribe_params({"path": str(path)}), threading.Event(),
+                               time.monotonic()).to_dict()
     assert result["device"] == "cpu" and "out of memory" in result["fallback_reason"]
     fallback = next(i for i, (m, p) in enumerate(events) if m == "status" and p["stage"] == "fallback")
     before = [p["segment"] for m, p in events[:fallback] if m == "segment"]

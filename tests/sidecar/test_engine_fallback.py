@@ -48,7 +48,7 @@ def test_cuda_error_mid_request_falls_back_to_cpu_with_a_reason(cache_dir):
     events = []
     engine = make_engine(cache_dir, events)
     params = transcribe_params({"path": str(AUDIO / "hello.flac")})
-    result = engine.transcribe("r1", params, threading.Event(), time.monotonic())
+    result = engine.transcribe("r1", params, threading.Event(), time.monotonic()).to_dict()
     assert result["device"] == "cpu"
     assert "CUDA failed" in result["fallback_reason"] and "out of memory" in result["fallback_reason"]
     assert wer(fixture_text("hello"), result["text"]) <= HELLO_MAX_WER

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from client import AUDIO, fixture_text, wer
+from sidecar.engine.models import ResolvedModel
+from sidecar.engine.results import LoadedModel
 from sidecar.stream.guards import compression_ratio, repetition_start
 from sidecar.stream.manager import StreamManager
 from sidecar.stream.session import LiveStream, StreamOptions
@@ -41,7 +43,7 @@ class Engine:
         self.model = model
 
     def model_for(self, request_id, name, device):
-        return self.model, SimpleNamespace(name="base"), "cpu", "int8", 0.0
+        return LoadedModel(self.model, ResolvedModel("base", "", "embedded"), "cpu", "int8", 0.0)
 
     def decision(self):
         return SimpleNamespace(fallback_reason=None)
