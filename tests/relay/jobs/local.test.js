@@ -10,9 +10,9 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
-const { JobStore } = require('../../relay/store');
-const { JobRunner } = require('../../relay/jobs/local');
-const { tempDir } = require('./helpers');
+const { JobStore } = require('../../../relay/store');
+const { JobRunner } = require('../../../relay/jobs/local');
+const { tempDir } = require('../helpers');
 
 const quiet = { warn() {}, error() {} };
 
@@ -104,7 +104,7 @@ test('a sidecar error is stored with its kind, and without the server\'s folders
 });
 
 test('a job the sidecar dies under twice is queued again, and gives up after maxAttempts', async () => {
-  const { SidecarError } = require('../../node_bridge');
+  const { SidecarError } = require('../../../node_bridge');
   let calls = 0;
   const crash = () => new SidecarError('the sidecar exited (SIGKILL) twice during this request', { kind: 'exited' });
   const sidecar = {

@@ -11,8 +11,8 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
-const { fixtureText, tempDir, startSidecar, startRelay, postJson, readEvents, wordRecall } = require('./helpers');
-const { makeStreams, startMediaServer } = require('./live-servers');
+const { fixtureText, tempDir, startSidecar, startRelay, postJson, readEvents, wordRecall } = require('../helpers');
+const { makeStreams, startMediaServer } = require('../live-servers');
 
 const TEXT = ['story', 'hello', 'numbers', 'weather'].map(fixtureText).join(' ');
 
