@@ -33,7 +33,7 @@ from ..errors import (
     ShuttingDown,
     make_error_response,
 )
-from ..engine.jobs import NO_ID, JobQueue
+from .jobs import NO_ID, JobQueue
 from .framing import MAX_LINE_BYTES, discard_line, parse_line, valid_id, validate_envelope
 from ..params import model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
 from .stdio import ProtocolWriter

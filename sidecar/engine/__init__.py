@@ -1,4 +1,4 @@
-"""The engine: device state, models, the job queue, transcription, audio and the output formats.
+"""The engine: device state, models, transcription, the CPU fallback, audio and the output formats.
 
 It knows nothing of JSON-RPC framing; the endpoint (``sidecar/endpoint/``) calls it.
 """
