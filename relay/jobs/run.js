@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const { openSource } = require('../live');
 const { LiveJob } = require('./live');
 const { statusOf, segmentOf } = require('./model');
+const { HttpError } = require('../errors');
 
 const MB = 1024 * 1024;
 const PROGRESS_EVERY_MS = 1000;
@@ -130,4 +131,17 @@ async function streamLive(job, source, sidecar, sink) {
   return liveJob.run();
 }
 
-module.exports = { runJob, sourceLimits };
+/**
+ * A URL's finite file downloaded into `downloadDir` under a URL job's policy and limits (openSource),
+ * for a route that needs the file itself (Deepgram's pre-recorded {url}).
+ * Returns: {file, name, contentType}. Raises: openSource's HttpErrors; 400 live_url for a live stream.
+ */
+async function downloadFile(url, { config, downloadDir }) {
+  const controller = new AbortController();
+  const source = await openSource({ url, from: 'start' }, { signal: controller.signal, downloadDir, limits: sourceLimits(config) });
+  if (source.kind === 'download') return source;
+  controller.abort(); // a live source holds its connection until aborted
+  throw new HttpError(400, 'live_url', 'The URL is a live stream, not a file: send it to /api/transcriptions as a live job.');
+}
+
+module.exports = { runJob, sourceLimits, downloadFile };

@@ -24,7 +24,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { parseHttpUrl, vetHost } = require('../fetch');
-const { saveBody, fileNameOf, ACCEPT_MEDIA } = require('../download');
+const { saveBody, fileNameOf, ACCEPT_MEDIA } = require('./download');
 const { createClient } = require('./client');
 const { classify } = require('./detect');
 const { resolveMediaPlaylist, MAX_PLAYLIST_BYTES } = require('./playlist');
@@ -106,7 +106,7 @@ async function openHls(first, { client, limits, from, signal }) {
 }
 
 async function openDownload(first, { limits, downloadDir, onProgress, release }) {
-  first.guard.setIdle(null); // like downloadUrl: only the whole-download time limit applies
+  first.guard.setIdle(null); // a finite file: only the whole-download time limit applies
   const dest = path.join(downloadDir, `${randomUUID()}.download`);
   try {
     const saved = await saveBody(first.response, dest, {

@@ -20,7 +20,7 @@ const { Transform } = require('node:stream');
 const { pipeline } = require('node:stream/promises');
 const { HttpError, statusForJobError } = require('../errors');
 const { parseOptions } = require('../options');
-const { downloadUrl } = require('../download');
+const { downloadFile } = require('../jobs/run');
 const { ownerOf } = require('../auth/ownership');
 const { DeepgramError, readLiveOptions, readPrerecordedOptions } = require('../deepgram/options');
 const { DeepgramLive } = require('../deepgram/live');
@@ -97,9 +97,8 @@ async function receiveAudio(request, config) {
     if (typeof body.url !== 'string' || Object.keys(body).some((k) => k !== 'url')) {
       throw new DeepgramError('A JSON body must be {"url": "https://…"}; send audio as the body otherwise.');
     }
-    await downloadUrl(body.url, file, { maxBytes: config.maxDownloadMb * MB, timeoutMs: config.downloadTimeoutS * 1000,
-      maxRedirects: config.maxRedirects, allowPrivate: config.allowPrivateUrls });
-    return { file, name: body.url, sha256: await sha256Of(file) };
+    const downloaded = await downloadFile(body.url, { config, downloadDir: dir });
+    return { file: downloaded.file, name: body.url, sha256: await sha256Of(downloaded.file) };
   }
   if (!body) throw new DeepgramError('The request has no audio: send it as the body, or JSON {"url"}.');
   const hash = crypto.createHash('sha256');

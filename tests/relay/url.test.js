@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, followJob, wordRecall, HELLO_MIN_RECALL } = require('./helpers');
-const { downloadUrl } = require('../../relay/download');
+const { openSource } = require('../../relay/live');
 const { isPrivateAddress } = require('../../relay/netpolicy');
 
 let sidecar;
@@ -130,11 +130,16 @@ test('bad URLs: what needs no request is a 4xx at once, what the fetch finds is 
   assert.deepEqual(fs.readdirSync(path.join(open.config.dataDir, 'uploads')), [], 'failed downloads leave nothing');
 });
 
-test('a download over the size limit is cut off with 413', async () => {
-  const dest = path.join(tempDir(), 'big');
-  await assert.rejects(downloadUrl(`${origin}/hello.flac`, dest, { maxBytes: 10000, timeoutMs: 5000, allowPrivate: true }),
+/** openSource on a URL, as a URL job opens it: a finite file is downloaded into `dir`. */
+function openUrl(url, dir, limits) {
+  return openSource({ url, from: 'start' }, { signal: new AbortController().signal, downloadDir: dir, limits });
+}
+
+test('a download over the size limit is cut off with 413, leaving no file', async () => {
+  const dir = tempDir();
+  await assert.rejects(openUrl(`${origin}/hello.flac`, dir, { maxBytes: 10000, timeoutMs: 5000, allowPrivate: true }),
     (err) => err.statusCode === 413 && err.code === 'download_too_large');
-  assert.equal(fs.existsSync(dest), false);
+  assert.deepEqual(fs.readdirSync(dir), []);
 });
 
 test('every redirect hop is checked again', async () => {
@@ -145,10 +150,11 @@ test('every redirect hop is checked again', async () => {
   });
   await new Promise((resolve) => hops.listen(0, '127.0.0.1', resolve));
   try {
-    const dest = path.join(tempDir(), 'hop');
-    await assert.rejects(downloadUrl(`http://127.0.0.1:${hops.address().port}/start`, dest, {
+    const dir = tempDir();
+    await assert.rejects(openUrl(`http://127.0.0.1:${hops.address().port}/start`, dir, {
       maxBytes: 1e6, timeoutMs: 5000, allowPrivate: false, isPrivate: (address) => address !== '127.0.0.1',
     }), (err) => err.statusCode === 403 && /127\.0\.0\.2/.test(err.message));
+    assert.deepEqual(fs.readdirSync(dir), []);
   } finally {
     await new Promise((resolve) => hops.close(resolve));
   }

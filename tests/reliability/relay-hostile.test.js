@@ -13,7 +13,7 @@ const http = require('node:http');
 const path = require('node:path');
 const { buildRelay } = require('../../relay/app');
 const { loadConfig } = require('../../relay/config');
-const { downloadUrl } = require('../../relay/download');
+const { openSource } = require('../../relay/live');
 const { isPrivateAddress } = require('../../relay/netpolicy');
 const { StubSidecar, spyOnReads, mediaWithTraps, rawUpload, filesUnder, until, HELLO, SECRET } = require('./relay-fixtures');
 
@@ -144,17 +144,20 @@ test('URLs to file://, loopback, private and link-local addresses, and redirects
   const isPrivate = (address) => address !== '127.0.0.1' && isPrivateAddress(address);
   const targets = ['file:///etc/passwd', 'http://127.0.0.2/', 'http://[::1]/', 'http://169.254.169.254/', 'http://10.1.2.3/',
     'http://[fe80::1]/', 'http://192.168.0.10/', 'ftp://example.com/'];
+  // openSource is how every URL is opened (a URL job, Deepgram's {url}): a finite file lands in downloadDir.
+  const downloadDir = path.join(traps.base, 'downloads');
+  fs.mkdirSync(downloadDir, { recursive: true });
+  const open = (url, limits) => openSource({ url, from: 'start' }, { signal: new AbortController().signal, downloadDir, limits });
   for (const where of targets) {
-    const dest = path.join(traps.base, 'redirect.download');
-    await assert.rejects(downloadUrl(`${origin}/to?where=${encodeURIComponent(where)}`, dest,
+    await assert.rejects(open(`${origin}/to?where=${encodeURIComponent(where)}`,
       { maxBytes: MB, timeoutMs: 2000, maxRedirects: 3, allowPrivate: false, isPrivate }),
     (err) => err.statusCode >= 400 && err.statusCode < 500, where);
-    assert.ok(!fs.existsSync(dest), `a refused redirect left ${dest}`);
+    assert.deepEqual(fs.readdirSync(downloadDir), [], `a refused redirect to ${where} left a file`);
   }
   // A name that resolves to a private address, and one that resolves to a public and a private one.
   for (const answer of [[{ address: '10.9.8.7', family: 4 }], [{ address: '93.184.216.34', family: 4 }, { address: '127.0.0.1', family: 4 }]]) {
-    await assert.rejects(downloadUrl('http://media.example/a.flac', path.join(traps.base, 'dns.download'),
-      { maxBytes: MB, timeoutMs: 2000, allowPrivate: false, lookup: async () => answer }), (err) => err.statusCode === 403);
+    await assert.rejects(open('http://media.example/a.flac', { maxBytes: MB, timeoutMs: 2000, allowPrivate: false,
+      lookup: async () => answer }), (err) => err.statusCode === 403);
   }
   assert.deepEqual(filesUnder(uploadsDir()), []);
 });

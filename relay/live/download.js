@@ -1,52 +1,19 @@
 'use strict';
 
 /**
- * Downloads a media URL to a file: the URL policy of ./fetch (http/https only, every hop's address
- * checked, redirects too, the connection pinned to the checked address), a size limit, a time
- * limit, and a refusal when the body is not audio or video.
+ * A finite file's download, the last step of openSource (./index.js) for a URL whose first answer is
+ * not a live stream: the body written under a size limit, refused when it is not audio or video.
+ * The URL policy (every hop's address checked, redirects too) is ../fetch's, applied by ./client.js.
  */
 
 const fs = require('node:fs');
 const { pipeline } = require('node:stream/promises');
 const { Transform } = require('node:stream');
-const { HttpError } = require('./errors');
-const { fetchWithPolicy, parseHttpUrl, vetHost } = require('./fetch');
-const { looksLikeMedia, isMediaContentType } = require('./sniff');
+const { HttpError } = require('../errors');
+const { looksLikeMedia, isMediaContentType } = require('../sniff');
 
 const MB = 1024 * 1024;
 const ACCEPT_MEDIA = { accept: 'audio/*, video/*, */*' };
-
-/**
- * Args: url — the string the client sent; dest — the file to write; limits —
- *   {maxBytes, timeoutMs, maxRedirects, allowPrivate, lookup (default dns.promises.lookup),
- *   isPrivate (default isPrivateAddress; tests pass their own to tell two loopback addresses apart)}.
- * Returns: {file, name, contentType, bytes, finalUrl}.
- * Raises: HttpError 400/403/413/415/504 with a code (invalid_url, url_forbidden, url_fetch_failed,
- *   download_too_large, not_media, download_timeout).
- */
-async function downloadUrl(url, dest, limits) {
-  const { maxBytes, timeoutMs } = limits;
-  const signal = AbortSignal.timeout(timeoutMs);
-  try {
-    const { response, url: finalUrl } = await fetchWithPolicy(url, { limits, signal, headers: ACCEPT_MEDIA });
-    return await saveBody(response, dest, { maxBytes, url: finalUrl });
-  } catch (err) {
-    throw downloadError(err, dest, signal, timeoutMs);
-  }
-}
-
-/**
- * What a failed download throws: an HttpError as it is, the time limit as download_timeout,
- * anything else as url_fetch_failed. Removes the partial file first.
- */
-function downloadError(err, dest, signal, timeoutMs) {
-  fs.rmSync(dest, { force: true });
-  if (err instanceof HttpError) return err;
-  if (signal.aborted) {
-    return new HttpError(504, 'download_timeout', `The download took longer than ${timeoutMs / 1000} s.`);
-  }
-  return new HttpError(400, 'url_fetch_failed', `The URL could not be fetched: ${err.message}`);
-}
 
 /**
  * Writes a 2xx response's body to dest under the size limit; refuses what is not media.
@@ -98,4 +65,4 @@ function tooLarge(maxBytes) {
   return new HttpError(413, 'download_too_large', `The download is larger than ${Math.round(maxBytes / MB)} MB.`);
 }
 
-module.exports = { downloadUrl, downloadError, saveBody, fileNameOf, vetHost, parseHttpUrl, ACCEPT_MEDIA };
+module.exports = { saveBody, fileNameOf, ACCEPT_MEDIA };
