@@ -24,6 +24,13 @@ const EMBEDDED = 'base';
 const EMBEDDED_DIR = path.join('models', 'whisper-base-ct2'); // sidecar/engine/models.py EMBEDDED_DIR
 const OWNER = 'whisper-sidecar';
 const SHORT_NAME = /^Systran\/faster-whisper-(.+)$/;
+/** OpenAI's hosted model names (whisper-1, gpt-4o-transcribe, …): they run on the sidecar's default model. */
+const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
+
+/** The model to ask the sidecar for, for a request's `model`: undefined (its default) for none or a hosted name. */
+function sidecarModel(model) {
+  return model && !HOSTED_MODELS.test(model) ? model : undefined;
+}
 
 /**
  * Args: {sidecar (gpuStatus() is asked for the default model and the cache folder; a dead sidecar
@@ -116,4 +123,4 @@ function mtimeSeconds(file) {
   }
 }
 
-module.exports = { listModels, vetModel, ALIAS, EMBEDDED };
+module.exports = { listModels, vetModel, sidecarModel, ALIAS, EMBEDDED };

@@ -1,7 +1,9 @@
 """JSON-RPC error codes and the sidecar's application errors.
 
-Standard codes are the JSON-RPC 2.0 values; -32800 is "request cancelled" as in LSP. Application errors
-live in -32000..-32099 and carry ``data.kind`` so a client can branch without parsing messages.
+The codes are declared once, in ``sidecar/protocol/errors.json``, and read from it here: ``codes`` holds
+the JSON-RPC 2.0 values (-32800 is "request cancelled" as in LSP), ``kinds`` each application error's
+``data.kind`` with its code (in -32000..-32099). A class names its kind; its code is the kind's, so a
+class whose kind the file does not declare fails at import.
 """
 
 from __future__ import annotations
@@ -11,19 +13,27 @@ from typing import Any, Optional
 from jsonrpcserver.exceptions import JsonRpcError
 from jsonrpcserver.sentinels import NODATA
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-REQUEST_CANCELLED = -32800
+from . import protocol
+
+_CODES = protocol.errors()["codes"]
+_KINDS = protocol.errors()["kinds"]
+
+PARSE_ERROR = _CODES["parse_error"]
+INVALID_REQUEST = _CODES["invalid_request"]
+METHOD_NOT_FOUND = _CODES["method_not_found"]
+INVALID_PARAMS = _CODES["invalid_params"]
+INTERNAL_ERROR = _CODES["internal_error"]
+REQUEST_CANCELLED = _CODES["request_cancelled"]
 
 
 class SidecarError(JsonRpcError):
-    """An error a request answers with. Subclasses fix ``code`` and ``kind``."""
+    """An error a request answers with. Subclasses name their ``kind``; the ``code`` is errors.json's."""
 
-    code = -32000
     kind = "error"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = _KINDS[cls.kind]["code"]
 
     def __init__(self, message: str, **data: Any) -> None:
         payload = {"kind": self.kind, **data}
@@ -34,7 +44,6 @@ class SidecarError(JsonRpcError):
 
 
 class InvalidParams(SidecarError):
-    code = INVALID_PARAMS
     kind = "invalid_params"
 
     def __init__(self, param: str, problem: str, **data: Any) -> None:
@@ -42,64 +51,52 @@ class InvalidParams(SidecarError):
 
 
 class InvalidRequest(SidecarError):
-    code = INVALID_REQUEST
     kind = "invalid_request"
 
 
 class Cancelled(SidecarError):
-    code = REQUEST_CANCELLED
     kind = "cancelled"
 
 
 class FileNotFound(SidecarError):
-    code = -32001
     kind = "file_not_found"
 
 
 class NotAFile(SidecarError):
-    code = -32002
     kind = "not_a_file"
 
 
 class NotAudio(SidecarError):
-    code = -32003
     kind = "not_audio"
 
 
 class ModelUnavailable(SidecarError):
-    code = -32004
     kind = "model_unavailable"
 
 
 class QueueFull(SidecarError):
-    code = -32005
     kind = "queue_full"
 
 
 class CudaError(SidecarError):
-    code = -32006
     kind = "cuda_error"
 
 
 class ShuttingDown(SidecarError):
-    code = -32007
     kind = "shutting_down"
 
 
 class ModelError(SidecarError):
-    code = -32008
     kind = "model_error"
 
 
 class UnknownStream(SidecarError):
-    code = -32009
     kind = "unknown_stream"
 
 
 class AudioTooLong(SidecarError):
     """The audio is longer than the operator's MAX_AUDIO_S; data.duration_s and data.max_s say by how much."""
 
-    code = -32010
     kind = "audio_too_long"
 
 
@@ -107,7 +104,6 @@ class CapacityExceeded(SidecarError):
     """A new live stream would take the stream worker past real time; data names the measured figures
     (open_streams, load, projected_load, decode_s_per_audio_s, limit, retry_after_s)."""
 
-    code = -32011
     kind = "capacity"
 
 

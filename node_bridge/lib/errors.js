@@ -9,14 +9,18 @@
  * Flags in the style of execa: `timedOut`, `isCanceled`, `isTerminated`, `isFatal`, `exitCode`, `signal`.
  */
 
-/** The exact JSON-RPC 2.0 codes, plus the LSP "request cancelled" code the sidecar uses. */
+const protocol = require('./protocol.json');
+
+/** 'parse_error' -> 'ParseError' */
+const pascal = (name) => name.replace(/(^|_)([a-z])/g, (_, __, letter) => letter.toUpperCase());
+
+/**
+ * The exact JSON-RPC 2.0 codes, plus the LSP "request cancelled" code the sidecar uses, as the
+ * protocol's errors.json declares them (ParseError, InvalidRequest, MethodNotFound, InvalidParams,
+ * InternalError, RequestCancelled; read from lib/protocol.json, which scripts/gen-types.js writes).
+ */
 const ErrorCodes = Object.freeze({
-  ParseError: -32700,
-  InvalidRequest: -32600,
-  MethodNotFound: -32601,
-  InvalidParams: -32602,
-  InternalError: -32603,
-  RequestCancelled: -32800,
+  ...Object.fromEntries(Object.entries(protocol.codes).map(([name, code]) => [pascal(name), code])),
   /** Application errors from the sidecar (data.kind says which) lie in this range. */
   ServerErrorStart: -32099,
   ServerErrorEnd: -32000,

@@ -10,20 +10,28 @@ const childProcess = require('node:child_process');
 const { defaultProjectRoot } = require('./python');
 const { DEFAULT_SIDECAR_ARGS } = require('./spawn');
 const { DEFAULT_MAX_LINE_BYTES } = require('./framing');
+const { methods: protocolMethods } = require('./protocol.json');
 
-/** Per-method request timeouts in ms; 0 = none. A transcription may take as long as it takes. */
-const DEFAULT_TIMEOUTS = Object.freeze({
+/**
+ * The methods whose requests time out by default, in ms; every other method of the protocol (its names
+ * come from lib/protocol.json, generated from the schema) has none: a transcription, a model download
+ * or a stream's close may take as long as they take.
+ */
+const TIMEOUT_MS = {
   ping: 5000,
   gpu_status: 240000, // waits for the device decision, which the sidecar's probe time-out bounds (180 s)
   stream_open: 30000,
   stream_write: 30000,
   stream_abort: 10000,
-  stream_close: 0,
   cancel: 5000,
   shutdown: 10000, // the supervisor passes gracefulStopMs; this bounds a direct request('shutdown')
-  load_model: 0,
-  transcribe: 0,
-});
+};
+for (const name of Object.keys(TIMEOUT_MS)) {
+  if (!protocolMethods.includes(name)) throw new Error(`TIMEOUT_MS names ${name}, which is not a method of the protocol`);
+}
+
+/** Per-method request timeouts in ms, one for each method of the protocol; 0 = none. */
+const DEFAULT_TIMEOUTS = Object.freeze(Object.fromEntries(protocolMethods.map((name) => [name, TIMEOUT_MS[name] || 0])));
 
 const DEFAULTS = Object.freeze({
   args: DEFAULT_SIDECAR_ARGS,

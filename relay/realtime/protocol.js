@@ -16,6 +16,7 @@
 
 const crypto = require('node:crypto');
 const sidecarProtocol = require('../protocol');
+const { sidecarModel } = require('../models');
 const { decodeG711 } = require('./g711');
 
 const SAMPLE_RATE = 24000; // pcm16 in OpenAI's Realtime API: 24 kHz, mono, little-endian
@@ -36,8 +37,6 @@ const NOISE_REDUCTION = ['near_field', 'far_field'];
  * `eagerness` sets the pause that ends a turn (OpenAI: low waits longest, high cuts soonest).
  */
 const SEMANTIC_SILENCE_MS = Object.freeze({ low: 2000, medium: 1000, auto: 1000, high: 500 });
-/** OpenAI's hosted model names run on the sidecar's default model (as on /v1/audio/transcriptions). */
-const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
 /** The sidecar's silence_ms range (its stream_open schema). */
 const SILENCE_MS = {
   min: sidecarProtocol.param('stream_open', 'silence_ms').minimum,
@@ -331,7 +330,7 @@ function streamParams(settings, { maxLagS } = {}) {
   if (settings.turnDetection) params.silence_ms = silenceMs(settings.turnDetection);
   if (settings.language) params.language = settings.language;
   if (settings.prompt) params.initial_prompt = settings.prompt;
-  if (settings.model && !HOSTED_MODELS.test(settings.model)) params.model = settings.model;
+  if (sidecarModel(settings.model)) params.model = settings.model;
   if (maxLagS) params.max_lag_s = maxLagS;
   return params;
 }

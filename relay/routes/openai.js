@@ -17,13 +17,11 @@ const { parseOptions } = require('../options');
 const { receiveUpload } = require('../uploads');
 const { render, toOpenAiVerbose } = require('../formats');
 const { streamTranscript, durationUsage, logprobsOf } = require('../transcript-stream');
-const { listModels } = require('../models');
+const { listModels, sidecarModel } = require('../models');
 const { ownerOf } = require('../auth/ownership');
 
 const MB = 1024 * 1024;
 const RESPONSE_FORMATS = ['json', 'text', 'srt', 'verbose_json', 'vtt'];
-/** OpenAI's hosted model names run on the sidecar's default model. */
-const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
 /** Fields OpenAI accepts that change nothing here. */
 const IGNORED_FIELDS = new Set(['temperature', 'chunking_strategy']);
 /** What stream=true can carry: the text, not subtitles or timestamps. */
@@ -111,7 +109,7 @@ function toSidecarRequest(fields, task) {
   }
   const words = granularities.includes('word');
   const logprobs = parseInclude(fields.include, format, task);
-  const model = fields.model && !HOSTED_MODELS.test(fields.model) ? fields.model : undefined;
+  const model = sidecarModel(fields.model);
   const known = new Set(['file', 'model', 'language', 'prompt', 'response_format', 'timestamp_granularities', 'stream',
     'include']);
   const unknown = Object.keys(fields).find((key) => !known.has(key) && !IGNORED_FIELDS.has(key));

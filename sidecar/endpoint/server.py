@@ -26,7 +26,6 @@ from ..engine.gpu import Gpu
 from ..engine.report import QueueDepth
 from ..errors import (
     INVALID_REQUEST,
-    InvalidParams,
     error_object,
     PARSE_ERROR,
     InvalidRequest,
@@ -35,7 +34,8 @@ from ..errors import (
 )
 from .jobs import NO_ID, JobQueue
 from .framing import MAX_LINE_BYTES, discard_line, parse_line, valid_id, validate_envelope
-from ..params import model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
+from .. import protocol
+from ..params import check, model_params, stream_id_param, stream_open_params, stream_write_params, transcribe_params
 from .stdio import ProtocolWriter
 from ..stream import StreamManager
 
@@ -63,18 +63,9 @@ class Server:
         self.jobs = JobQueue(maxsize=config.queue_size, workers=config.num_workers)
         self.streams = StreamManager(self.engine, self.notify, max_streams=config.max_streams)
         self._stopping = threading.Event()
-        self.methods = {
-            "ping": self.ping,
-            "gpu_status": self.gpu_status,
-            "transcribe": self.transcribe,
-            "load_model": self.load_model,
-            "cancel": self.cancel,
-            "shutdown": self.shutdown,
-            "stream_open": self.stream_open,
-            "stream_write": self.stream_write,
-            "stream_close": self.stream_close,
-            "stream_abort": self.stream_abort,
-        }
+        # The protocol's methods (sidecar/protocol/methods/*.json), each answered by the handler of its
+        # name: a schema without a handler fails here, at start, not at its first request.
+        self.methods = {name: getattr(self, name) for name in protocol.methods()}
 
     # ---- output -------------------------------------------------------------------------------
     def notify(self, method: str, params: dict) -> None:
@@ -90,14 +81,13 @@ class Server:
     def ping(self, ctx: Context):
         return Success({"pong": True, "uptime_s": round(time.monotonic() - self.started, 3)})
 
-    def gpu_status(self, ctx: Context, recheck: Any = False, wait: Any = True):
+    def gpu_status(self, ctx: Context, **params):
         """The device report. ``wait`` (the default): answer once the device is decided, which the
         probe's time-out bounds; ``wait: false``: what is known now. ``recheck``: run the GPU check
         anew (one probe at a time: concurrent rechecks share it). Waiting is a future the engine
         resolves, so the read loop goes on."""
-        for name, value in (("recheck", recheck), ("wait", wait)):
-            if not isinstance(value, bool):
-                raise InvalidParams(name, f"must be true or false, got {type(value).__name__}")
+        given = check("gpu_status", params)
+        recheck, wait = given.get("recheck", False), given.get("wait", True)
         if not recheck and (not wait or self.engine.decided()):
             return Success(self._gpu_report())
         decided = self.engine.recheck() if recheck else self.engine.settled()
@@ -128,10 +118,8 @@ class Server:
 
         return self._submit(ctx, lambda job: self.engine.model_for(rid, name, device_name).to_dict())
 
-    def cancel(self, ctx: Context, id: Any = None):  # noqa: A002 - the protocol's name
-        if id is None or isinstance(id, (bool, dict, list)):
-            raise InvalidParams("id", "must be the string or number id of a transcribe request")
-        return Success({"cancelled": self.jobs.cancel(id)})
+    def cancel(self, ctx: Context, **params):
+        return Success({"cancelled": self.jobs.cancel(check("cancel", params)["id"])})
 
     def stream_open(self, ctx: Context, **params):
         if self._stopping.is_set():

@@ -158,3 +158,12 @@ test('/v1/models never lists a model folder; vetModel takes listed and configure
   await assert.rejects(vetModel('/srv/models/private-ct2', { sidecar }), (err) => err.statusCode === 400
     && err.code === 'model_not_found');
 });
+
+test('OpenAI\'s hosted model names run on the sidecar\'s default model, on every entry point (one list)', () => {
+  const { sidecarModel } = require('../../relay/models');
+  for (const hosted of ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', undefined, '']) {
+    assert.equal(sidecarModel(hosted), undefined, hosted);
+  }
+  assert.equal(sidecarModel('tiny'), 'tiny');
+  assert.equal(sidecarModel('Systran/faster-whisper-small'), 'Systran/faster-whisper-small');
+});
