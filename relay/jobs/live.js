@@ -135,10 +135,7 @@ class LiveJob {
     this.restarts += 1;
     if (this.restarts > MAX_RESTARTS) throw err;
     this.log.warn(`live job ${this.job.id}: the sidecar exited mid-stream (${err.message}); reopening`);
-    const committedTo = this.segments.length ? this.segments[this.segments.length - 1].end : this.offsetS;
-    const lostTo = this.offsetS + this.receivedS;
-    if (lostTo > committedTo) this.addFinal({ start: committedTo, end: lostTo, text: '', gap: true, reason: 'sidecar_restart' });
-    this.offsetS = Math.max(lostTo, committedTo);
+    this.offsetS = this.markLost();
     this.receivedS = 0;
     this.partial = null;
     this.emit('status', { stage: 'restart', message: 'The sidecar restarted; the stream goes on', progress: null, device: null });
@@ -155,10 +152,16 @@ class LiveJob {
     } catch (err) {
       if (!isLost(err)) throw err;
       this.log.warn(`live job ${this.job.id}: the sidecar exited while the stream closed (${err.message})`);
-      const committedTo = this.segments.length ? this.segments[this.segments.length - 1].end : this.offsetS;
-      const lostTo = this.offsetS + this.receivedS;
-      if (lostTo > committedTo) this.addFinal({ start: committedTo, end: lostTo, text: '', gap: true, reason: 'sidecar_restart' });
+      this.markLost();
     }
+  }
+
+  /** The sidecar died: what it heard but had not committed is a gap. Returns the stream time heard to. */
+  markLost() {
+    const committedTo = this.segments.length ? this.segments[this.segments.length - 1].end : this.offsetS;
+    const lostTo = this.offsetS + this.receivedS;
+    if (lostTo > committedTo) this.addFinal({ start: committedTo, end: lostTo, text: '', gap: true, reason: 'sidecar_restart' });
+    return Math.max(lostTo, committedTo);
   }
 
   /**
