@@ -22,14 +22,13 @@
 
 const { HttpError, statusForJobError } = require('./errors');
 const { openEventStream, writeEvent } = require('./sse');
-
-const FINAL = new Set(['done', 'error', 'cancelled']);
+const { FINAL_STATES } = require('./store');
 
 /**
  * Streams one submitted job to the client.
  *
- * Args: {runner (a JobRunner), jobId, reply (fastify's reply; hijacked at the first byte), logprobs (each
- *   delta carries its segment's logprobs)}.
+ * Args: {runner (a JobTransport, relay/jobs/transport.js), jobId, reply (fastify's reply; hijacked at
+ *   the first byte), logprobs (each delta carries its segment's logprobs)}.
  * Returns: a Promise that resolves once the stream has ended (or the client has gone, which cancels
  *   the job).
  * Raises (rejects): HttpError when the job fails before anything was sent.
@@ -95,7 +94,7 @@ function streamTranscript({ runner, jobId, reply, logprobs = false }) {
       if (type === 'segment') onSegment(data);
       else if (type === 'reset') attempt = Math.min(attempt, data.keep);
       else if (type === 'state' && data.state === 'running') attempt = 0;
-      else if (FINAL.has(type)) onFinal(type, data);
+      else if (FINAL_STATES.includes(type)) onFinal(type, data);
     };
     // The client went away before the end: cancel the job (as the non-streaming route does).
     const onClose = () => {
@@ -111,7 +110,7 @@ function streamTranscript({ runner, jobId, reply, logprobs = false }) {
     const job = runner.store.get(jobId);
     if (!job) {
       onFinal('error', { error: { code: 'not_found', message: `The job ${jobId} is gone.` } });
-    } else if (FINAL.has(job.state)) {
+    } else if (FINAL_STATES.includes(job.state)) {
       onFinal(job.state, job.state === 'done' ? { text: job.result.text } : { error: job.error });
     } else {
       const live = runner.liveView(jobId);
