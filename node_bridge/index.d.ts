@@ -14,11 +14,11 @@ import type * as Wire from './protocol';
 export type {
   ReadyInfo, Word, Segment, SegmentNotification, StreamSegmentNotification, GpuStatusParams, GpuStatus, LoadedModel,
   QueueDepth, LoadModelParams, LoadModelResult, Timings, StreamOpenParams, StreamInfo, StreamSegment, StreamSpeech,
-  StreamWriteResult, CancelResult, PingResult, Protocol,
+  StreamWriteResult, CancelResult, PingResult, ListModelsResult, CachedModel, Protocol,
 } from './protocol';
 import type {
   ReadyInfo, Segment, SegmentNotification, GpuStatusParams, GpuStatus, LoadModelParams, LoadModelResult, StreamOpenParams,
-  StreamInfo, StreamSegment, StreamSpeech, StreamWriteResult,
+  StreamInfo, StreamSegment, StreamSpeech, StreamWriteResult, ListModelsResult,
 } from './protocol';
 
 /** Params of a `status` notification (request_id is null for startup statuses). */
@@ -264,6 +264,8 @@ export declare class WhisperSidecar extends EventEmitter {
   ping(options?: RequestOptions): Promise<{ pong: true; uptime_s: number }>;
   gpuStatus(params?: GpuStatusParams, options?: RequestOptions): Promise<GpuStatus>;
   loadModel(params?: LoadModelParams, options?: RequestOptions): Promise<LoadModelResult>;
+  /** list_models: the models the sidecar has without a download, its default model, the names it could download. */
+  listModels(options?: RequestOptions): Promise<ListModelsResult>;
   transcribe(path: string, params?: TranscribeParams, options?: TranscribeOptions): Promise<TranscribeResult>;
   /** stream_open: a live stream to write bytes to; segments, speech and status come as events. */
   openStream(params?: StreamOpenParams, options?: OpenStreamOptions): Promise<SidecarStream>;

@@ -8,6 +8,9 @@ export interface Protocol {
   cancel_result?: CancelResult;
   gpu_status_params?: GpuStatusParams;
   gpu_status_result?: GpuStatus;
+  list_models_params?: ListModelsParams;
+  list_models_result?: ListModelsResult;
+  list_models_cached_model?: CachedModel;
   load_model_params?: LoadModelParams;
   load_model_result?: LoadModelResult;
   ping_params?: PingParams;
@@ -99,6 +102,33 @@ export interface QueueDepth {
    * open live streams
    */
   streams: number;
+}
+export interface ListModelsParams {}
+export interface ListModelsResult {
+  /**
+   * The name a request without a model runs (WHISPER_MODEL, or the device's default); null when it is a model folder, whose path is the server's business.
+   */
+  default_model: string | null;
+  models: CachedModel[];
+  /**
+   * faster-whisper's short model names, which the sidecar downloads from the hub when online.
+   */
+  known: string[];
+}
+export interface CachedModel {
+  /**
+   * What a request's model may say to run it: 'base', a hub id, or its short name.
+   */
+  name: string;
+  /**
+   * The hub id it comes from; null for the embedded model.
+   */
+  repo: string | null;
+  source: "embedded" | "hub-cache";
+  /**
+   * The model folder's modification time in Unix seconds; 0 when it is not in the cache yet (the embedded model is joined on first use).
+   */
+  created: number;
 }
 export interface LoadModelParams {
   /**

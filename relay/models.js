@@ -5,25 +5,21 @@
  *
  *   whisper-1   OpenAI's name, which the relay runs on the sidecar's default model
  *   base        the embedded model (always there: it ships as a Python package)
- *   the default the sidecar's own default (WHISPER_MODEL, or medium on CUDA), from gpu_status; not a
- *               model folder, whose path is the server's business (whisper-1 runs it)
- *   cached      hub models in the sidecar's cache folder, as gpu_status reports it (cache_dir: the
- *               relay never works it out itself) (CACHE/hub/models--ORG--NAME/snapshots/REV/
- *               model.bin, faster-whisper's layout), listed by hub id, and by short name too for
- *               faster-whisper's own Systran/faster-whisper-NAME repos (the sidecar resolves NAME there)
+ *   the default the sidecar's own default (WHISPER_MODEL, or medium on CUDA); not a model folder, whose
+ *               path is the server's business (whisper-1 runs it)
+ *   cached      the hub models complete in the sidecar's cache folder, by hub id and by faster-whisper's
+ *               short name where it has one
  *
- * `created` is the model folder's modification time in Unix seconds, 0 where there is no folder yet.
+ * All of it is the sidecar's answer to `list_models`: the relay never looks into the sidecar's cache
+ * folder itself. `created` is the model folder's modification time in Unix seconds, 0 where there is
+ * no folder yet.
  */
 
-const fs = require('node:fs');
-const path = require('node:path');
 const { HttpError } = require('./errors');
 
 const ALIAS = 'whisper-1';
 const EMBEDDED = 'base';
-const EMBEDDED_DIR = path.join('models', 'whisper-base-ct2'); // sidecar/engine/models.py EMBEDDED_DIR
 const OWNER = 'whisper-sidecar';
-const SHORT_NAME = /^Systran\/faster-whisper-(.+)$/;
 /** OpenAI's hosted model names (whisper-1, gpt-4o-transcribe, …): they run on the sidecar's default model. */
 const HOSTED_MODELS = /^(whisper-1|gpt-4o(-mini)?-transcribe.*)$/;
 
@@ -33,8 +29,8 @@ function sidecarModel(model) {
 }
 
 /**
- * Args: {sidecar (gpuStatus() is asked for the default model and the cache folder; a dead sidecar
- *   leaves the alias and the embedded model, created 0)}.
+ * Args: {sidecar (listModels() is asked; a dead sidecar, or one that cannot list, leaves the alias and
+ *   the embedded model, created 0)}.
  * Returns: Promise of [{id, object: 'model', created, owned_by}], without duplicate ids.
  */
 async function listModels({ sidecar }) {
@@ -42,18 +38,12 @@ async function listModels({ sidecar }) {
   const add = (id, created, owner = OWNER) => {
     if (id && !models.has(id)) models.set(id, { id, object: 'model', created, owned_by: owner });
   };
-  const { model: defaultModel, cacheDir } = await sidecarModels(sidecar);
-  const embeddedCreated = cacheDir ? mtimeSeconds(path.join(cacheDir, EMBEDDED_DIR)) : 0;
-  add(ALIAS, embeddedCreated);
-  add(EMBEDDED, embeddedCreated);
-  // A model folder (WHISPER_MODEL=/srv/models/x) is not listed: its path is the server's business,
-  // and whisper-1 runs it.
-  if (defaultModel && !isFolder(defaultModel)) add(defaultModel, 0, ownerOf(defaultModel));
-  for (const { repo, created } of cacheDir ? cachedHubModels(path.join(cacheDir, 'hub')) : []) {
-    const short = SHORT_NAME.exec(repo);
-    if (short) add(short[1], created, ownerOf(repo));
-    add(repo, created, ownerOf(repo));
-  }
+  const listed = await sidecarModels(sidecar);
+  const embedded = listed.models.find((m) => m.source === 'embedded');
+  add(ALIAS, embedded ? embedded.created : 0);
+  add(EMBEDDED, embedded ? embedded.created : 0);
+  if (listed.default_model) add(listed.default_model, 0, ownerOf(listed.default_model));
+  for (const { name, repo, created } of listed.models) add(name, created, repo ? ownerOf(repo) : OWNER);
   return [...models.values()];
 }
 
@@ -72,55 +62,19 @@ async function vetModel(model, { sidecar, allowed = [] }) {
     + 'GET /v1/models lists the models this server has.', { param: 'model' });
 }
 
-/** The sidecar's default model and cache folder, from one gpu_status; nulls when it cannot say. */
+/** The sidecar's list_models answer; no models and no default when it cannot say. */
 async function sidecarModels(sidecar) {
   try {
-    const status = await sidecar.gpuStatus();
-    const text = (value) => (typeof value === 'string' && value ? value : null);
-    return { model: text(status.model), cacheDir: text(status.cache_dir) };
+    const listed = await sidecar.listModels();
+    return { default_model: listed.default_model || null, models: Array.isArray(listed.models) ? listed.models : [] };
   } catch {
-    return { model: null, cacheDir: null };
+    return { default_model: null, models: [] };
   }
-}
-
-/** Hub models with at least one complete snapshot (a model.bin), newest snapshot's time. */
-function cachedHubModels(hubDir) {
-  const found = [];
-  for (const entry of readDir(hubDir)) {
-    const match = /^models--([^-].*?)--(.+)$/.exec(entry.name);
-    if (!entry.isDirectory() || !match) continue;
-    const snapshots = path.join(hubDir, entry.name, 'snapshots');
-    const complete = readDir(snapshots)
-      .filter((snap) => fs.existsSync(path.join(snapshots, snap.name, 'model.bin')))
-      .map((snap) => mtimeSeconds(path.join(snapshots, snap.name)));
-    if (complete.length) found.push({ repo: `${match[1]}/${match[2]}`, created: Math.max(...complete) });
-  }
-  return found.sort((a, b) => a.repo.localeCompare(b.repo));
-}
-
-function isFolder(id) {
-  return path.isAbsolute(id) || /^[.~]/.test(id) || id.includes('\\');
 }
 
 function ownerOf(id) {
   const slash = id.indexOf('/');
   return slash > 0 ? id.slice(0, slash) : OWNER;
-}
-
-function readDir(dir) {
-  try {
-    return fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-}
-
-function mtimeSeconds(file) {
-  try {
-    return Math.floor(fs.statSync(file).mtimeMs / 1000);
-  } catch {
-    return 0;
-  }
 }
 
 module.exports = { listModels, vetModel, sidecarModel, ALIAS, EMBEDDED };

@@ -20,6 +20,7 @@ const { methods: protocolMethods } = require('./protocol.json');
 const TIMEOUT_MS = {
   ping: 5000,
   gpu_status: 240000, // waits for the device decision, which the sidecar's probe time-out bounds (180 s)
+  list_models: 240000, // waits for the device decision too
   stream_open: 30000,
   stream_write: 30000,
   stream_abort: 10000,

@@ -122,6 +122,11 @@ class WhisperSidecar extends EventEmitter {
     return this.withDevice(await this.request('load_model', params, options));
   }
 
+  /** The `list_models` RPC: the models the sidecar has without a download, once the device is decided. */
+  listModels(options) {
+    return this.request('list_models', undefined, options);
+  }
+
   /**
    * The `transcribe` RPC. Retried once on a fresh process if the sidecar crashes meanwhile (on the
    * CPU if the crash was a CUDA crash).

@@ -93,6 +93,11 @@ class Server:
         decided = self.engine.recheck() if recheck else self.engine.settled()
         return Success(_then(decided, lambda _: self._gpu_report()))
 
+    def list_models(self, ctx: Context, **params):
+        """The models in the cache folder and the known names, once the device is decided."""
+        check("list_models", params)
+        return Success(_then(self.engine.settled(), lambda _: self.engine.list_models().to_dict()))
+
     def _gpu_report(self) -> dict:
         depth = self.jobs.depth()
         queue = QueueDepth(depth["queued"], depth["running"], self.streams.open_count())

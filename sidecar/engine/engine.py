@@ -20,7 +20,7 @@ from ..errors import Cancelled, ModelError, SidecarError
 from .gpu import Gpu
 from .modelcache import Key, ModelCache
 from .report import GpuReport
-from .results import LoadedModel, Timings, Transcription
+from .results import LoadedModel, ModelList, Timings, Transcription
 from .state import DeviceState
 from .fallback import is_cuda_failure, with_cpu_fallback
 from .transcription import WindowedTranscription
@@ -262,6 +262,14 @@ class Engine:
             timings=Timings(queue_s, loaded.load_s, transcribe_s), batch_size=run.batch_size)
 
     # ---- reports ------------------------------------------------------------------------------
+    def list_models(self) -> ModelList:
+        """The models the cache folder has, the default one and the names the hub has; after the device
+        decision (the default depends on it, and faster-whisper is imported only after the CUDA setup)."""
+        default = self.decision().default_model
+        return ModelList(None if models.is_folder(default) else default,
+                         tuple(models.cached(self.config.cache_dir)), tuple(models.short_names()))
+
+
     def gpu_report(self, wait_s: float = 0.0) -> GpuReport:
         """What the engine knows of its device and models now (after up to ``wait_s`` for the decision)."""
         return GpuReport(

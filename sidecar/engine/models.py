@@ -16,7 +16,7 @@ import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..errors import InvalidParams, ModelUnavailable
 
@@ -254,3 +254,60 @@ def _resolve_hub(name: str, cache_dir: Path, on_download,
         return ResolvedModel(name, download_model(name, cache_dir=hub_cache), "hub")
     except Exception as e:
         raise ModelUnavailable(f"Downloading model '{name}' failed: {e}", model=name) from e
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    name: str  # what a request's model may say: "base", a hub id, or faster-whisper's short name for it
+    repo: Optional[str]  # the hub id; None for the embedded model
+    source: str  # "embedded" | "hub-cache"
+    created: int  # the folder's mtime in Unix seconds; 0 when not in the cache yet
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "repo": self.repo, "source": self.source, "created": self.created}
+
+
+def _mtime_s(path: Path) -> int:
+    try:
+        return int(path.stat().st_mtime)
+    except OSError:
+        return 0
+
+
+def _hub_repos(hub_dir: Path) -> List[Tuple[str, int]]:
+    """(hub id, newest complete snapshot's mtime) of each model in faster-whisper's cache layout
+    (``hub/models--ORG--NAME/snapshots/REV/model.bin``) with a complete snapshot."""
+    found = []
+    for entry in sorted(hub_dir.glob("models--*--*")):
+        org, _, repo = entry.name[len("models--"):].partition("--")
+        snapshots = [s for s in (entry / "snapshots").glob("*") if (s / "model.bin").is_file()]
+        if org and repo and snapshots:
+            found.append((f"{org}/{repo}", max(_mtime_s(s) for s in snapshots)))
+    return found
+
+
+def short_names() -> Dict[str, str]:
+    """faster-whisper's short model names and the hub id each downloads ("small" -> its repo)."""
+    from faster_whisper import utils
+
+    return dict(getattr(utils, "_MODELS", {}))
+
+
+def cached(cache_dir: Path) -> List[CachedModel]:
+    """The models this cache folder has without a download: the embedded one (when its packages are
+    installed or it was joined already) and the complete hub models, by hub id and short name."""
+    out = []
+    embedded = cache_dir / "models" / EMBEDDED_DIR
+    if embedded_sources() is not None or (embedded / "model.bin").is_file():
+        out.append(CachedModel(EMBEDDED_NAME, None, "embedded", _mtime_s(embedded)))
+    names = short_names()
+    for repo, created in _hub_repos(cache_dir / "hub"):
+        out += [CachedModel(short, repo, "hub-cache", created) for short, r in names.items() if r == repo]
+        out.append(CachedModel(repo, repo, "hub-cache", created))
+    taken: set = set()  # a name runs what resolve() gives it: "base" is the embedded model, not the hub's
+    return [m for m in out if not (m.name in taken or taken.add(m.name))]
+
+
+def is_folder(name: str) -> bool:
+    """Whether a model name is a folder (a path, whose place is the server's business)."""
+    return os.path.isabs(name) or name.startswith((".", "~")) or "\\" in name or Path(name).is_dir()

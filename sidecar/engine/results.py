@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
-from .models import ResolvedModel
+from .models import CachedModel, ResolvedModel
 
 
 @dataclass(frozen=True)
@@ -120,3 +120,16 @@ class Transcription:
             "rtf": round(self.rtf, 4) if self.rtf is not None else None,
             "batch_size": self.batch_size,
         }
+
+
+@dataclass(frozen=True)
+class ModelList:
+    """The ``list_models`` answer: what runs without a download, and what could be downloaded."""
+
+    default_model: Optional[str]  # None when the default is a model folder
+    models: Tuple[CachedModel, ...]
+    known: Tuple[str, ...]  # faster-whisper's short names
+
+    def to_dict(self) -> dict:
+        return {"default_model": self.default_model, "models": [m.to_dict() for m in self.models],
+                "known": list(self.known)}

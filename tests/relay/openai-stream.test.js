@@ -28,7 +28,7 @@ before(async () => {
   fs.writeFileSync(path.join(snapshot, 'model.bin'), 'weights');
   fs.mkdirSync(path.join(cacheDir, 'hub', 'models--someone--half-done', 'snapshots', 'def456'), { recursive: true });
   long = longFixture();
-  // The relay lists the models in the folder the sidecar reports (gpu_status.cache_dir).
+  // The relay lists the models the sidecar's list_models finds in its cache folder.
   sidecar = await startSidecar({ cacheDir });
   relay = await startRelay({ sidecar });
   client = new OpenAI({ baseURL: `${relay.url}/v1`, apiKey: 'not-needed', maxRetries: 0, timeout: 300000 });

@@ -148,10 +148,14 @@ test('sameOrigin: the scheme\'s default port aside, an Origin must name the Host
 });
 
 test('/v1/models never lists a model folder; vetModel takes listed and configured names only', async () => {
-  // gpu_status as the sidecar answers it with WHISPER_MODEL set to a folder (the bridge's own shape).
-  const sidecar = { gpuStatus: async () => ({ model: '/srv/models/private-ct2', cache_dir: null }) };
-  const ids = (await listModels({ sidecar })).map((m) => m.id);
-  assert.deepEqual(ids, ['whisper-1', 'base']);
+  // list_models as the sidecar answers it with WHISPER_MODEL set to a folder: no default named.
+  const sidecar = { listModels: async () => ({ default_model: null, known: ['tiny'],
+    models: [{ name: 'base', repo: null, source: 'embedded', created: 5 }] }) };
+  const models = await listModels({ sidecar });
+  assert.deepEqual(models.map((m) => m.id), ['whisper-1', 'base']);
+  assert.deepEqual(models.map((m) => m.created), [5, 5]);
+  const dead = { listModels: async () => { throw new Error('the sidecar exited'); } };
+  assert.deepEqual((await listModels({ sidecar: dead })).map((m) => [m.id, m.created]), [['whisper-1', 0], ['base', 0]]);
   await vetModel('base', { sidecar });
   await vetModel(undefined, { sidecar });
   await vetModel('tiny', { sidecar, allowed: ['tiny'] });

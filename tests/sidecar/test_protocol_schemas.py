@@ -92,6 +92,7 @@ def test_real_answers_and_notifications_validate_against_the_schemas(sidecar):
     ok("transcribe", {"path": str(AUDIO / "hello.flac"), "word_timestamps": True})
     ok("transcribe", {"path": str(AUDIO / "hello.flac"), "batch_size": 2, "language": "en"})
     ok("cancel", {"id": 123456})
+    assert "base" in [m["name"] for m in ok("list_models")["models"]]
 
     sid = ok("stream_open", {"format": "pcm_s16le", "silence_ms": 300})["stream_id"]
     samples = _flac_samples(AUDIO / "hello.flac")

@@ -3,7 +3,7 @@
 
 import { WhisperSidecar } from '../../node_bridge';
 import type {
-  GpuStatus, LoadModelResult, SidecarStatus, StreamResult, TranscribeParams, TranscribeResult,
+  GpuStatus, ListModelsResult, LoadModelResult, SidecarStatus, StreamResult, TranscribeParams, TranscribeResult,
 } from '../../node_bridge';
 
 declare const sidecar: WhisperSidecar;
@@ -51,6 +51,13 @@ export async function results(): Promise<void> {
   // @ts-expect-error load_model takes model and device only
   await sidecar.loadModel({ modle: 'base' });
   void loadS;
+
+  const list: ListModelsResult = await sidecar.listModels();
+  const repo: string | null = list.models[0].repo;
+  const created: number = list.models[0].created;
+  // @ts-expect-error the default model is null when it is a folder
+  const defaultModel: string = list.default_model;
+  void repo; void created; void defaultModel;
 }
 
 export async function streams(): Promise<void> {
