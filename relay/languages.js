@@ -20,9 +20,20 @@ const LANGUAGES = Object.freeze({
   su: 'sundanese', yue: 'cantonese',
 });
 
+/**
+ * A language as a caller writes it ("en", "EN", "en-US") → Whisper's code ("en"), or null when Whisper
+ * does not know it: the one check every entry point (REST, /v1, realtime, Deepgram) makes, so a
+ * language the sidecar would refuse is the caller's error at once, never a job that fails later.
+ */
+function languageCode(value) {
+  if (typeof value !== 'string' || !/^[a-z]{2,3}(-[a-z0-9]{1,8})*$/i.test(value.trim())) return null;
+  const code = value.trim().toLowerCase().split('-')[0];
+  return Object.hasOwn(LANGUAGES, code) ? code : null;
+}
+
 /** "en" → "english"; an unknown code is returned as it is. */
 function languageName(code) {
   return (code && LANGUAGES[code]) || code || null;
 }
 
-module.exports = { LANGUAGES, languageName };
+module.exports = { LANGUAGES, languageCode, languageName };

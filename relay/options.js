@@ -8,6 +8,7 @@
 
 const { HttpError } = require('./errors');
 const protocol = require('./protocol');
+const { languageCode } = require('./languages');
 
 /** Enums, ranges and lengths are the sidecar's, from its transcribe schema (sidecar/protocol/). */
 const schema = (name) => protocol.param('transcribe', name);
@@ -52,12 +53,15 @@ function invalid(name, message) {
   return new HttpError(400, 'invalid_option', `Option ${name}: ${message}`, { param: name });
 }
 
+/** A code Whisper knows (relay/languages.js, the sidecar's list), "en-US" read as "en"; "auto": detect. */
 function parseLanguage(value, name) {
-  if (typeof value !== 'string' || value.length > schema('language').maxLength
-    || !/^[a-zA-Z]{2,3}(-[a-zA-Z]+)?$|^auto$/.test(value)) {
-    throw invalid(name, `expected a language code such as "en", got ${JSON.stringify(value)}`);
+  if (value === 'auto') return undefined;
+  const code = typeof value === 'string' && value.length <= schema('language').maxLength ? languageCode(value) : null;
+  if (!code) {
+    throw invalid(name, `expected a language code Whisper knows such as "en", "de" or "ja" (or "auto" to detect), `
+      + `got ${JSON.stringify(value)}`);
   }
-  return value === 'auto' ? undefined : value.toLowerCase();
+  return code;
 }
 
 function parseEnum(value, name, allowed) {
@@ -83,8 +87,8 @@ function parseBool(value, name) {
 }
 
 function parseText(value, name, maxLength) {
-  if (typeof value !== 'string' || value.length > maxLength) {
-    throw invalid(name, `expected a string of at most ${maxLength} characters`);
+  if (typeof value !== 'string' || value.length > maxLength || value.includes('\u0000')) {
+    throw invalid(name, `expected a string of at most ${maxLength} characters, without NUL characters`);
   }
   return value;
 }

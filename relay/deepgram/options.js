@@ -7,7 +7,7 @@
  */
 
 const sidecarProtocol = require('../protocol');
-const { LANGUAGES } = require('../languages');
+const { languageCode } = require('../languages');
 
 /** A request Deepgram's API would refuse too (HTTP 400 `Bad Request`, or a close before any audio). */
 class DeepgramError extends Error {
@@ -80,8 +80,8 @@ function readLanguage(query) {
   }
   const value = query.language;
   if (value === undefined || value === 'multi') return value === 'multi' ? null : 'en'; // Deepgram's default: en
-  const code = String(value).toLowerCase().split('-')[0];
-  if (!Object.hasOwn(LANGUAGES, code)) throw fail('language', `${JSON.stringify(value)} is not a language Whisper knows.`);
+  const code = languageCode(String(value));
+  if (!code) throw fail('language', `${JSON.stringify(value)} is not a language Whisper knows.`);
   return code;
 }
 

@@ -17,6 +17,7 @@
 const crypto = require('node:crypto');
 const sidecarProtocol = require('../protocol');
 const { sidecarModel } = require('../models');
+const { languageCode } = require('../languages');
 const { decodeG711 } = require('./g711');
 
 const SAMPLE_RATE = 24000; // pcm16 in OpenAI's Realtime API: 24 kHz, mono, little-endian
@@ -37,6 +38,8 @@ const NOISE_REDUCTION = ['near_field', 'far_field'];
  * `eagerness` sets the pause that ends a turn (OpenAI: low waits longest, high cuts soonest).
  */
 const SEMANTIC_SILENCE_MS = Object.freeze({ low: 2000, medium: 1000, auto: 1000, high: 500 });
+/** The sidecar's longest initial_prompt (its stream_open schema). */
+const PROMPT_MAX_LENGTH = sidecarProtocol.param('stream_open', 'initial_prompt').maxLength;
 /** The sidecar's silence_ms range (its stream_open schema). */
 const SILENCE_MS = {
   min: sidecarProtocol.param('stream_open', 'silence_ms').minimum,
@@ -237,6 +240,19 @@ function readTranscription(value, param, current) {
     out[name] = value[name] === '' ? null : value[name];
   }
   if (out.model === null) out.model = DEFAULT_SETTINGS.model;
+  if (value.language !== undefined && out.language !== null) {
+    const code = languageCode(out.language);
+    if (!code) {
+      throw new RealtimeError('invalid_value', `${param}.language ${JSON.stringify(out.language)} is not a language `
+        + 'Whisper knows: use a code such as "en", "de" or "ja", or null to detect it.', { param: `${param}.language` });
+    }
+    out.language = code;
+  }
+  if (value.prompt !== undefined && out.prompt !== null
+    && (out.prompt.length > PROMPT_MAX_LENGTH || out.prompt.includes('\u0000'))) {
+    throw new RealtimeError('invalid_value', `${param}.prompt must be at most ${PROMPT_MAX_LENGTH} characters `
+      + `without NUL characters (got ${out.prompt.length}).`, { param: `${param}.prompt` });
+  }
   return out;
 }
 

@@ -149,6 +149,17 @@ test('bad requests get a clear 4xx JSON error', async () => {
   assert.deepEqual([badOption.status, badOption.body.error.code, badOption.body.error.param], [400, 'invalid_option', 'beam_size']);
   const unknownOption = await uploadFile(relay.url, fixture('hello.flac'), { colour: 'blue' });
   assert.deepEqual([unknownOption.status, unknownOption.body.error.code], [400, 'unknown_option']);
+  // A language the sidecar does not know is the caller's error at once (relay/languages.js), not a 202
+  // whose job fails later; the JSON {url} and {path} bodies go through the same parser.
+  const jobsBefore = (await getJson(relay.url, '/api/transcriptions')).body.jobs.length;
+  for (const language of ['xx', 'klingon', 'en-!!']) {
+    const refused = await uploadFile(relay.url, fixture('hello.flac'), { language });
+    assert.deepEqual([refused.status, refused.body.error.code, refused.body.error.param], [400, 'invalid_option', 'language'],
+      language);
+  }
+  const byUrl = await postJson(relay.url, '/api/transcriptions', { url: 'https://example.com/a.mp3', language: 'xx' });
+  assert.deepEqual([byUrl.status, byUrl.body.error.param], [400, 'language']);
+  assert.equal((await getJson(relay.url, '/api/transcriptions')).body.jobs.length, jobsBefore, 'no job was kept');
 
   for (const route of ['/api/transcriptions/nope', '/api/transcriptions/00000000-0000-0000-0000-000000000000',
     '/api/transcriptions/00000000-0000-0000-0000-000000000000.srt', '/api/transcriptions/nope/events']) {

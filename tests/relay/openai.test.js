@@ -155,6 +155,18 @@ test('errors come back in OpenAI\'s shape and the SDK raises its own classes', a
     (err) => err instanceof OpenAI.BadRequestError && err.code === 'empty_upload');
 });
 
+test('a language Whisper does not know is a 400 at once, on transcriptions and translations', async () => {
+  const before = (await getJson(relay.url, '/api/transcriptions')).body.jobs.length;
+  await assert.rejects(client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', language: 'xx',
+  }), (err) => err instanceof OpenAI.BadRequestError && err.status === 400 && err.error.param === 'language'
+    && /language/.test(err.message));
+  await assert.rejects(client.audio.transcriptions.create({
+    file: fs.createReadStream(fixture('hello.flac')), model: 'whisper-1', language: 'klingon', stream: true,
+  }), (err) => err instanceof OpenAI.BadRequestError && err.error.param === 'language');
+  assert.equal((await getJson(relay.url, '/api/transcriptions')).body.jobs.length, before, 'no job was made');
+});
+
 test('OpenAI requests are kept as jobs too', async () => {
   const { body } = await getJson(relay.url, '/api/transcriptions');
   assert.ok(body.jobs.filter((job) => job.source === 'openai' && job.state === 'done').length >= 4);

@@ -139,6 +139,13 @@ test('bad input: each gets OpenAI\'s error event and the socket stays open', asy
       'unsupported_session_type'],
     ['silence out of range', () => c.rt.send({ type: 'session.update', session: { type: 'transcription',
       audio: { input: { turn_detection: { type: 'server_vad', silence_duration_ms: 5 } } } } }), 'invalid_value'],
+    // the language and the prompt are checked when set, not when the sidecar's stream refuses them
+    ['unknown language', () => c.rt.send({ type: 'session.update', session: { type: 'transcription',
+      audio: { input: { transcription: { model: 'whisper-1', language: 'xx' } } } } }), 'invalid_value'],
+    ['unknown language, beta', () => c.rt.send({ type: 'transcription_session.update',
+      session: { input_audio_transcription: { language: 'klingon' } } }), 'invalid_value'],
+    ['prompt too long', () => c.rt.send({ type: 'session.update', session: { type: 'transcription',
+      audio: { input: { transcription: { prompt: 'x'.repeat(5000) } } } } }), 'invalid_value'],
   ];
   for (const [label, act, code] of cases) {
     const seen = c.events.length;
@@ -152,6 +159,8 @@ test('bad input: each gets OpenAI\'s error event and the socket stays open', asy
   c.rt.send({ type: 'session.update', session: { type: 'transcription' } });
   const updated = await c.waitFor((e) => e.type === 'session.updated');
   assert.equal(updated.session.audio.input.turn_detection.silence_duration_ms, 500);
+  assert.equal(updated.session.audio.input.transcription.language, null);
+  assert.equal(updated.session.audio.input.transcription.prompt, null);
   assert.equal(c.rt.socket.readyState, c.rt.socket.OPEN);
   c.close();
   const health = await fetch(`${relay.url}/healthz`);

@@ -163,6 +163,19 @@ test('/v1/models never lists a model folder; vetModel takes listed and configure
     && err.code === 'model_not_found');
 });
 
+test('languages: one list (relay/languages.js) for every entry point, a region read as its language', () => {
+  const { languageCode } = require('../../relay/languages');
+  assert.equal(languageCode('EN'), 'en');
+  assert.equal(languageCode('pt-BR'), 'pt');
+  assert.equal(languageCode('yue'), 'yue');
+  for (const unknown of ['xx', 'klingon', 'en-!!', 'en_US', '', 'auto', undefined, 42]) assert.equal(languageCode(unknown), null, unknown);
+  assert.deepEqual(parseOptions({ language: 'de-AT' }), { language: 'de' });
+  for (const language of ['xx', 'zz-ZZ']) {
+    assert.throws(() => parseOptions({ language }), (err) => err.statusCode === 400 && err.details.param === 'language');
+  }
+  assert.throws(() => parseOptions({ initial_prompt: 'a\u0000b' }), (err) => err.details.param === 'initial_prompt');
+});
+
 test('OpenAI\'s hosted model names run on the sidecar\'s default model, on every entry point (one list)', () => {
   const { sidecarModel } = require('../../relay/models');
   for (const hosted of ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', undefined, '']) {
