@@ -11,8 +11,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: delay } = require('node:timers/promises');
-const { openSource, vetUrl } = require('../../relay/live');
-const { makeStreams, startMediaServer, FMP4_INIT, fmp4Fragment } = require('./live-servers');
+const { openSource, vetUrl } = require('../../../relay/live');
+const { makeStreams, startMediaServer, FMP4_INIT, fmp4Fragment } = require('../live-servers');
 
 let server;
 let downloadDir;
