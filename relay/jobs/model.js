@@ -117,11 +117,10 @@ class LiveViews {
  * The local runner calls it as its jobs run; a cluster API node for the progress its workers send.
  */
 function applyEvent(ctx, id, type, data) {
-  const { store, views } = ctx;
-  views.entry(id);
+  const { store } = ctx;
+  const entry = ctx.views.entry(id);
   if (type === 'state' && data.state === 'running' && data.attempts !== undefined) {
     // A new attempt starts from the first segment; a live stream taken over keeps its earlier finals.
-    const entry = views.entry(id);
     const keep = data.keep || 0;
     if (entry.segments.length > keep || entry.partial) emit(ctx, id, 'reset', { keep });
     Object.assign(entry, { segments: entry.segments.slice(0, keep), partial: null });
@@ -140,14 +139,12 @@ function applyEvent(ctx, id, type, data) {
     store.update(id, fields);
   } else if (type === 'segment') {
     // A live stream's partial (final: false) stands until the next segment; anything else is final.
-    const entry = views.entry(id);
     if (data.final === false) entry.partial = data;
     else Object.assign(entry, { segments: [...entry.segments, data], partial: null });
   } else if (type === 'reset') {
-    const entry = views.entry(id);
     Object.assign(entry, { segments: entry.segments.slice(0, data.keep), partial: null });
   } else if (type === 'lag') {
-    views.entry(id).lagS = data.lag_s;
+    entry.lagS = data.lag_s;
   }
   emit(ctx, id, type, data);
   if (type !== 'status') return;
