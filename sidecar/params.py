@@ -137,7 +137,7 @@ def stream_open_params(params: dict):
         vad=given.get("vad", True), format=fmt, sample_rate=given.get("sample_rate", 16000),
         channels=given.get("channels", 1), beam_size=given.get("beam_size", 5),
         partials=given.get("partials", True), silence_s=given.get("silence_ms", 500) / 1000,
-        max_lag_s=float(given.get("max_lag_s", 60.0)),
+        max_lag_s=float(given.get("max_lag_s", 60.0)), word_timestamps=bool(given.get("word_timestamps")),
     )
 
 

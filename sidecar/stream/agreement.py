@@ -30,6 +30,7 @@ class Word:
     start: float  # seconds of audio (absolute, gaps not counted)
     end: float
     text: str  # as Whisper spelled it, with its leading space
+    probability: float = 1.0
 
 
 class HypothesisBuffer:

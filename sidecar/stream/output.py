@@ -17,8 +17,10 @@ PAUSE_S = 0.5  # a silence this long between two words ends a final
 
 
 class Output:
-    def __init__(self, stream_id: str, notify: Notify, time_of: Callable[[int], float], partials: bool) -> None:
+    def __init__(self, stream_id: str, notify: Notify, time_of: Callable[[int], float], partials: bool,
+                 word_times: bool = False) -> None:
         self._id = stream_id
+        self._word_times = word_times
         self._notify = notify
         self._time_of = time_of
         self._partials = partials
@@ -48,7 +50,22 @@ class Output:
         end = max(start, min(limit, int(round(words[-1].end * SR))))
         self.final_end = end
         self._spoken = (self._spoken + [(self.next_id, end, text)])[-16:]
-        self._final({"start": self._time_of(start), "end": self._time_of(end), "text": text})
+        segment = {"start": self._time_of(start), "end": self._time_of(end), "text": text}
+        if self._word_times:
+            segment["words"] = self._timed(words, start, end)
+        self._final(segment)
+
+    def _timed(self, words: List[Word], start: int, end: int) -> List[dict]:
+        """The final's words in stream time, in order and inside the final (the aligner's times may
+        overlap a little, or reach past the audio the final covers)."""
+        out, at = [], start
+        for w in words:
+            w0 = min(end, max(at, int(round(w.start * SR))))
+            w1 = min(end, max(w0, int(round(w.end * SR))))
+            at = w1
+            out.append({"word": w.text, "start": self._time_of(w0), "end": self._time_of(w1),
+                        "probability": round(w.probability, 4)})
+        return out
 
     def gap(self, start: int, end: int, reason: str, gap_s: float = 0.0) -> None:
         """A final with no text over ``start``..``end`` (indexes), plus ``gap_s`` seconds of lost audio."""

@@ -13,11 +13,11 @@ inside a word, and what follows it is decoded again from its start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, List, Optional
 
 from .agreement import HypothesisBuffer, Word
-from .step import Piece
+from .step import Piece, StepResult, WordTime
 
 FORCE_COMMIT_S = 20.0  # an open stretch this long commits even what is not yet stable
 END_MARGIN_S = 0.3  # a phrase ending this near the window's end may still grow
@@ -30,12 +30,36 @@ class Decision:
     cut_s: Optional[float]  # seconds from the window's start where the audio may be cut, or None
 
 
+def after_context(result: StepResult, context_s: float) -> StepResult:
+    """A decode of a window that starts ``context_s`` before the commit point, as if it started at the
+    commit point: times moved back, and the words said in the context (already final) left out. A word
+    belongs to the context when most of it lies there."""
+    if context_s <= 0:
+        return result
+    pieces = []
+    for p in result.pieces:
+        words = tuple(WordTime(round(w.start - context_s, 3), round(w.end - context_s, 3), w.text, w.probability)
+                      for w in p.words if (w.start + w.end) / 2 >= context_s)
+        end = round(p.end - context_s, 3)
+        if (p.words and not words) or (not p.words and end <= 0):
+            continue
+        start = max(0.0, round(p.start - context_s, 3))
+        if words:
+            start = min(max(start, 0.0), max(0.0, words[0].start))
+            text = "".join(w.text for w in words) if len(words) < len(p.words) else p.text
+        else:
+            text = p.text
+        pieces.append(Piece(start, max(start, end), text, p.finished, words))
+    return replace(result, pieces=pieces)
+
+
 def words_of(pieces: List[Piece], offset_s: float) -> List[Word]:
     """The decode's words in absolute seconds; a phrase without word times counts as one word."""
     out: List[Word] = []
     for p in pieces:
         if p.words:
-            out.extend(Word(round(offset_s + w.start, 3), round(offset_s + w.end, 3), w.text) for w in p.words)
+            out.extend(Word(round(offset_s + w.start, 3), round(offset_s + w.end, 3), w.text, w.probability)
+                       for w in p.words)
         elif p.text.strip():
             out.append(Word(round(offset_s + p.start, 3), round(offset_s + p.end, 3), p.text))
     return out

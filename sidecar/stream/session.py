@@ -41,6 +41,7 @@ MIN_WINDOW_S = 1.0  # an open stretch shorter than this is not decoded yet (Whis
 FORCE_COMMIT_S = policy.FORCE_COMMIT_S
 PAD_S = 0.25  # audio kept before speech starts and after it ends
 HEARD_S = 0.5  # this much speech in a window that decodes to no text makes it a `decode_failed` gap
+CONTEXT_S = 5.0  # final audio before the commit point heard again with the open stretch (see README)
 PROMPT_CHARS = 200  # committed text given to Whisper as context
 STATUS_EVERY_S = 1.0
 
@@ -68,8 +69,8 @@ class LiveStream:
         self.fallback_reason: Optional[str] = None
         self.failure: Optional[str] = None
         self.stats = StreamStats()
-        self.timeline = Timeline(PAD_S)
-        self.out = Output(stream_id, notify, self.timeline.time_of, options.partials)
+        self.timeline = Timeline(max(PAD_S, CONTEXT_S))
+        self.out = Output(stream_id, notify, self.timeline.time_of, options.partials, options.word_timestamps)
         self.speech = speech or SpeechTracker(StreamingVad() if options.vad else None, options.silence_s)
         self.hyp = HypothesisBuffer()
         self._generation = 0  # bumped when audio is dropped: decodes planned before are stale
@@ -150,7 +151,7 @@ class LiveStream:
                 if end <= tl.committed:
                     return None
                 due = self._due_since if self._due_since is not None else now
-                return Plan(tl.committed, end, True, due, self._generation)
+                return Plan(tl.committed, end, True, due, self._generation, context=self._context())
             catching_up = self.input_ended or limit < tl.received  # more audio waits than one window takes
             # STEP_S of audio no decode has seen yet (not "since the last decode ran": audio that came
             # in during a decode counts, or a writer waiting for the lag to fall would wait forever)
@@ -158,7 +159,8 @@ class LiveStream:
             if not catching_up and (fresh < STEP_S * step_factor * SR or limit - tl.committed < MIN_WINDOW_S * SR):
                 return None
             thinned = 0 if catching_up else int(min(fresh / SR, STEP_S * step_factor) / STEP_S) - 1
-            return Plan(tl.committed, limit, False, self._last_audio_at or now, self._generation, max(0, thinned))
+            return Plan(tl.committed, limit, False, self._last_audio_at or now, self._generation, max(0, thinned),
+                        self._context())
 
     def _settle(self) -> None:
         """Close a stretch after a pause; pass silence and breaks that need no decode."""
@@ -241,11 +243,16 @@ class LiveStream:
 
     def window(self, plan: Plan) -> np.ndarray:
         with self.lock:
-            return self.timeline.window(plan.start, plan.end)
+            return self.timeline.window(plan.start - plan.context, plan.end)
+
+    def _context(self) -> int:
+        return self.timeline.context(int(CONTEXT_S * SR))
 
     def prompt(self) -> Optional[str]:
+        """The finals said before the window (its context included) as Whisper's prompt."""
         with self.lock:
-            text = self.out.prompt_text(self._prompt_from, self.timeline.committed, PROMPT_CHARS)
+            before = self.timeline.committed - self._context()
+            text = self.out.prompt_text(self._prompt_from, before, PROMPT_CHARS)
             parts = [p for p in (self.options.initial_prompt, text) if p]
             return " ".join(parts) or None
 
@@ -259,6 +266,7 @@ class LiveStream:
             if self.language is None and result.language_probability >= 0.5:
                 self.language, self.language_probability = result.language, result.language_probability
             self.timeline.decoded_to = max(self.timeline.decoded_to, plan.end)
+            result = policy.after_context(result, plan.context / SR)
             words = policy.words_of(result.pieces, plan.start / SR)
             verdict = guards.check(words, result.avg_logprob, (plan.end - plan.start) / SR)
             if verdict.loop:

@@ -23,6 +23,7 @@ class StreamOptions:
     partials: bool = True
     silence_s: float = 0.5
     max_lag_s: float = 60.0
+    word_timestamps: bool = False  # finals carry their words' times and probabilities
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Plan:
     due: float  # monotonic time the work became due (for fairness)
     generation: int
     thinned: int = 0  # partials left out before this one because the worker was loaded
+    context: int = 0  # samples before ``start`` decoded with the window (already final; see session.CONTEXT_S)
 
 
 @dataclass

@@ -33,6 +33,7 @@ class WordTime:
     start: float  # seconds from the window's start
     end: float
     text: str  # with its leading space
+    probability: float = 1.0  # the aligner's: the mean of its tokens' probabilities
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,10 @@ def _with_words(tokenizer, spans: list, alignment: List[dict]) -> List[Piece]:
             if words and not timing["word"][0].isspace() and tokenizer.language_code not in _UNSPACED:
                 # "o" + "'clock." is one word: a final never ends inside it
                 last = words.pop()
-                words.append(WordTime(last.start, round(w1, 3), last.text + timing["word"]))
+                words.append(WordTime(last.start, round(w1, 3), last.text + timing["word"],
+                                      min(last.probability, float(timing["probability"]))))
             else:
-                words.append(WordTime(round(w0, 3), round(w1, 3), timing["word"]))
+                words.append(WordTime(round(w0, 3), round(w1, 3), timing["word"], float(timing["probability"])))
         pieces.append(Piece(round(start, 3), round(max(end, start), 3), tokenizer.decode(tokens), finished,
                             tuple(words)))
     return pieces

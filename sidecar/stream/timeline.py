@@ -37,6 +37,7 @@ class Timeline:
         self.breaks: List[Break] = []  # not yet passed, in order
         self._offsets: List[tuple] = []  # (at, cumulative gap seconds from there on)
         self._gap_total = 0.0
+        self._since_break = 0  # the last break passed: audio before it is no context for what follows
 
     def append(self, samples: np.ndarray) -> None:
         self._audio = np.concatenate([self._audio, samples]) if self._audio.size else samples.copy()
@@ -52,6 +53,7 @@ class Timeline:
     def pass_break(self) -> Break:
         """Take the next break off the list; its gap seconds count from its index on."""
         brk = self.breaks.pop(0)
+        self._since_break = brk.at
         if brk.gap_s > 0:
             self._gap_total += brk.gap_s
             self._offsets.append((brk.at, self._gap_total))
@@ -68,6 +70,11 @@ class Timeline:
             self._audio = self._audio[keep - self._base:]
             self._base = keep
         return True
+
+    def context(self, keep: int) -> int:
+        """How many samples before the commit point a decode may hear again, up to ``keep``: those still
+        buffered, after the last break."""
+        return max(0, self.committed - max(self._base, self._since_break, self.committed - keep))
 
     def window(self, start: int, end: int) -> np.ndarray:
         return self._audio[start - self._base: end - self._base].copy()

@@ -6,7 +6,8 @@
  * discontinuity. captions.m3u8 is a valid playlist while the job is live (parsed by m3u8-parser),
  * grows, and ends with the job; the WebVTT segments (parsed by webvtt-parser) hold the finals' text,
  * and each cue lands on the source's own timeline on both sides of the discontinuity; master.m3u8
- * pairs the origin's variant with the rendition.
+ * pairs the origin's variant with the rendition. The job asks for word_timestamps: every final carries its
+ * words, in order and inside it.
  */
 
 const { test, before, after } = require('node:test');
@@ -57,7 +58,7 @@ function mediaCues(text) {
 }
 
 test('captions.m3u8 of a live HLS job: valid and growing while live, ended with the job, cues on the source timeline across a discontinuity', async () => {
-  const created = await postJson(relay.url, '/api/transcriptions', { url: `${origin.origin}/master.m3u8`, from: 'start', language: 'en' });
+  const created = await postJson(relay.url, '/api/transcriptions', { url: `${origin.origin}/master.m3u8`, from: 'start', language: 'en', word_timestamps: true });
   assert.equal(created.status, 202, JSON.stringify(created.body));
   const base = `${relay.url}/api/transcriptions/${created.body.id}`;
 
@@ -96,6 +97,18 @@ test('captions.m3u8 of a live HLS job: valid and growing while live, ended with 
   const finals = job.result.segments.filter((s) => !s.gap && s.text.trim() && s.end > s.start);
   assert.deepEqual(unique.map((c) => c.text), finals.map((s) => s.text.trim()));
   assert.ok(wordRecall(unique.map((c) => c.text).join(' '), fixtureText('story')) >= 0.8);
+
+  // word_timestamps: every final's words cover its text, in order, inside the final, with a probability
+  for (const final of finals) {
+    const { words } = final;
+    assert.ok(Array.isArray(words) && words.length > 0, `words on ${JSON.stringify(final)}`);
+    assert.equal(words.map((w) => w.word).join(''), final.text);
+    words.forEach((w, i) => {
+      assert.ok(w.start <= w.end && w.probability >= 0 && w.probability <= 1, JSON.stringify(w));
+      if (i > 0) assert.ok(words[i - 1].end <= w.start, `monotonic: ${JSON.stringify(words)}`);
+    });
+    assert.ok(final.start <= words[0].start && words[words.length - 1].end <= final.end, `inside: ${JSON.stringify(final)}`);
+  }
 
   // Timing: before the discontinuity the media time is stream time + 10 s; after it, + 1000 s
   // (what the PTS say, not what the stream time says), and hello's words land where they are spoken.

@@ -8,7 +8,7 @@ decode did not transcribe is decoded again.
 import numpy as np
 
 from sidecar.stream.session import SR, LiveStream, StreamOptions
-from sidecar.stream.step import Piece, StepResult
+from sidecar.stream.step import Piece, StepResult, WordTime
 
 
 def _stream():
@@ -19,6 +19,17 @@ def _stream():
 
 def _result(*pieces):
     return StepResult(pieces=[Piece(*p) for p in pieces], language="en", language_probability=1.0, no_speech=False)
+
+
+def _heard(plan, result):
+    """``result`` written from the commit point on, as the decode of the plan's window returns it: that
+    window starts ``plan.context`` samples earlier (final audio heard again, see session.CONTEXT_S)."""
+    c = plan.context / SR
+    return StepResult(pieces=[Piece(p.start + c, p.end + c, p.text, p.finished,
+                                    tuple(WordTime(w.start + c, w.end + c, w.text, w.probability) for w in p.words))
+                              for p in result.pieces],
+                      language=result.language, language_probability=result.language_probability,
+                      no_speech=result.no_speech, avg_logprob=result.avg_logprob)
 
 
 def _finals(sent):
@@ -37,7 +48,7 @@ def test_a_forced_commit_keeps_what_whisper_did_not_transcribe_for_the_next_deco
     stream.add_audio(np.zeros(SR, dtype=np.float32))
     again = stream.plan(now=1.0)
     assert again.start == 8 * SR, "the untranscribed audio is decoded again"
-    stream.apply(again, _result((0.0, 17.5, " The second sentence.", True)), decode_s=0.1)
+    stream.apply(again, _heard(again, _result((0.0, 17.5, " The second sentence.", True))), decode_s=0.1)
     partial = [p["segment"] for m, p in sent if m == "segment" and not p["segment"]["final"]][-1]
     assert partial["text"] == " The second sentence." and partial["start"] == 8.0, "its words come as the next partial"
     assert [f["text"] for f in _finals(sent)] == [" The first sentence."], "and nothing was committed past them"
@@ -55,7 +66,6 @@ def test_a_forced_commit_of_a_segment_that_reaches_the_end_still_moves_on():
 # ---- words: LocalAgreement, guards, gaps, thinning ------------------------------------------------
 from sidecar.stream.capacity import Capacity  # noqa: E402
 from sidecar.stream.speech import SpeechTracker  # noqa: E402
-from sidecar.stream.step import WordTime  # noqa: E402
 
 
 def _said(text, start=0.0, dur=0.4, finished=False, end=None):
@@ -78,7 +88,7 @@ def _decode(stream, seconds, result, now):
     stream.add_audio(np.zeros(int(seconds * SR), dtype=np.float32))
     plan = stream.plan(now=now)
     assert plan is not None and not plan.closing
-    stream.apply(plan, result, decode_s=0.1)
+    stream.apply(plan, _heard(plan, result), decode_s=0.1)
     return plan
 
 
@@ -123,7 +133,9 @@ def test_a_closed_phrase_whose_words_are_all_final_moves_the_window_to_its_end()
     assert _partials(sent)[-1]["text"] == " on monday"
 
 
-def test_a_loop_two_decodes_agree_on_is_never_committed_and_the_prompt_is_reset():
+def test_a_loop_two_decodes_agree_on_is_never_committed_and_the_prompt_is_reset(monkeypatch):
+    # no final audio heard again before the window: "hello world" is prompt at once
+    monkeypatch.setattr("sidecar.stream.session.CONTEXT_S", 0.0)
     meter = Capacity()
     sent = []
     stream = LiveStream("s1", StreamOptions(vad=False, language="en"), lambda m, p: sent.append((m, p)),
@@ -209,3 +221,51 @@ def test_thinned_partials_leave_finals_in_order_and_unchanged():
     joined = "".join(f["text"] for f in seen)
     assert joined == " " + " ".join(text.split()[:len(joined.split())]), "finals come in order, words whole"
     assert len(joined.split()) >= 6
+
+
+def test_word_timestamps_give_finals_words_in_order_inside_the_final_covering_its_text():
+    sent = []
+    stream = LiveStream("s1", StreamOptions(vad=False, language="en", word_timestamps=True),
+                        lambda m, p: sent.append((m, p)))
+    # the aligner's times overlap ("today" starts before "weather" ends) and reach past the audio
+    said = Piece(0.0, 2.0, " the weather today is", False, (
+        WordTime(0.1, 0.4, " the", 0.9), WordTime(0.4, 1.0, " weather", 0.8),
+        WordTime(0.9, 1.5, " today", 0.7), WordTime(1.5, 2.6, " is", 0.6)))
+    _decode(stream, 2.0, _words_result(said), now=0.0)
+    _decode(stream, 1.0, _words_result(said, _said("sunny", start=2.6)), now=1.0)
+    finals = _finals(sent)
+    assert [f["text"] for f in finals] == [" the weather today is"]
+    words = finals[0]["words"]
+    assert "".join(w["word"] for w in words) == finals[0]["text"], "the words cover the final's text"
+    assert [w["probability"] for w in words] == [0.9, 0.8, 0.7, 0.6]
+    for a, b in zip(words, words[1:]):
+        assert a["start"] <= a["end"] <= b["start"] <= b["end"], "monotonic"
+    assert finals[0]["start"] <= words[0]["start"] and words[-1]["end"] <= finals[0]["end"], "inside the final"
+    plain, sent2 = _stream()
+    _decode(plain, 2.0, _words_result(said), now=0.0)
+    _decode(plain, 1.0, _words_result(said, _said("sunny", start=2.6)), now=1.0)
+    assert "words" not in _finals(sent2)[0], "off by default"
+
+
+def test_final_audio_heard_again_before_the_window_gives_its_words_once():
+    """A window starts up to CONTEXT_S before the commit point (Whisper hears a new phrase's first
+    words better after the audio before them): the context's words, already final, are left out."""
+    stream, sent = _stream()
+    _decode(stream, 2.0, _words_result(_said("hello world", finished=True)), now=0.0)
+    _decode(stream, 1.0, _words_result(_said("hello world", finished=True), _said("this is", start=0.8)), now=1.0)
+    assert stream.committed == int(0.8 * SR)
+    stream.add_audio(np.zeros(SR, dtype=np.float32))
+    plan = stream.plan(now=2.0)
+    assert plan.start == int(0.8 * SR) and plan.context == int(0.8 * SR), "the final audio is heard again"
+    assert stream.window(plan).size == plan.end - plan.start + plan.context
+    assert stream.prompt() is None, "the context's text is no prompt: Whisper would skip it"
+    # times from the window's start, that is from 0.0: "hello world" is in the context
+    said = _words_result(_said("hello world this is a test", start=0.0))
+    stream.apply(plan, said, decode_s=0.1)
+    assert [f["text"] for f in _finals(sent)] == [" hello world", " this is"], "agreed with the decode before"
+    assert _finals(sent)[1]["start"] == 0.8 and _partials(sent)[-1]["text"] == " a test"
+    stream.add_audio(np.zeros(SR, dtype=np.float32))
+    again = stream.plan(now=3.0)
+    stream.apply(again, _words_result(_said("hello world this is a test of", start=0.0)), decode_s=0.1)
+    texts = [f["text"] for f in _finals(sent)]
+    assert texts == [" hello world", " this is", " a test"], "each word final once, in order"
