@@ -52,7 +52,7 @@ async function setup({ mode = 'start', root = ROOT, env = process.env, force = f
   } catch (err) {
     throw new SetupError(`Setup needs Python ${MIN_PYTHON.join('.')} or newer and found none.\n${err.message}`, { cause: err });
   }
-  if (found.source !== '.venv' && (env.WHISPER_SIDECAR_PYTHON)) {
+  if (found.source === 'WHISPER_SIDECAR_PYTHON') { // the variable is read once, by the bridge's findPython
     const info = probePython(found.command, found.args);
     log(`WHISPER_SIDECAR_PYTHON is set: the relay runs ${found.command} (Python ${info.version.join('.')}); `
       + 'setup leaves that Python as it is.');

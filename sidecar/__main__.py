@@ -10,17 +10,19 @@ def main(argv=None) -> int:
     from .endpoint.stdio import claim_stdout, setup_logging
 
     writer = claim_stdout()
+    from .config import Config
+
+    config = Config.from_env()
     args = sys.argv[1:] if argv is None else argv
     serving = not args or args[0] == "serve"
-    setup_logging("INFO" if serving else "WARNING")
+    setup_logging(config.log_level or ("INFO" if serving else "WARNING"))
     if not serving:
         from . import cli
 
-        return cli.main(args, writer)
-    from .config import Config
+        return cli.main(args, writer, config)
     from .endpoint.server import Server
 
-    server = Server(Config.from_env(), writer)
+    server = Server(config, writer)
     code = server.serve(sys.stdin.buffer)
     sys.stderr.flush()
     # Worker threads may sit inside CTranslate2; don't wait for them at interpreter shutdown.

@@ -62,9 +62,8 @@ class _Progress:
         sys.stderr.flush()
 
 
-def main(argv, writer: ProtocolWriter) -> int:
+def main(argv, writer: ProtocolWriter, config: Config) -> int:
     args = _parser().parse_args(argv)
-    config = Config.from_env()
     if args.command == "gpu-status":
         config = dataclasses.replace(config, preload=False)
         engine = Engine(config, lambda m, p: None)

@@ -1,4 +1,5 @@
-"""Configuration from the environment. A request's params win over these values."""
+"""Configuration from the environment: the one place the sidecar reads its variables (the CUDA
+search in ``sidecar/cuda/`` reads the loader's own). A request's params win over these values."""
 
 from __future__ import annotations
 
@@ -63,6 +64,9 @@ class Config:
     max_streams: int = 16  # live streams open at once
     max_audio_s: float = 43200.0  # MAX_AUDIO_S: the longest file transcribed (12 h); 0: no limit
     window_s: float = 120.0  # a file is decoded and transcribed this many seconds at a time
+    hub_offline: bool = False  # HF_HUB_OFFLINE: a model not cached is not looked for on the hub
+    hub_endpoint: Optional[str] = None  # HF_ENDPOINT: the hub mirror whose host is asked
+    log_level: Optional[str] = None  # WHISPER_LOG_LEVEL; None: INFO when serving, WARNING on the command line
     # The GPU check's command, before its --model/--compute-type/--deadline-s arguments.
     # None: this interpreter running sidecar.cuda.probe.
     probe_command: Optional[Tuple[str, ...]] = None
@@ -90,4 +94,7 @@ class Config:
             max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
             max_audio_s=max(0.0, _number(env, "MAX_AUDIO_S", 43200.0, float)),
             window_s=max(30.0, _number(env, "WHISPER_WINDOW_S", 120.0, float)),
+            hub_offline=_flag(env, "HF_HUB_OFFLINE", False),
+            hub_endpoint=(env.get("HF_ENDPOINT") or "").strip() or None,
+            log_level=(env.get("WHISPER_LOG_LEVEL") or "").strip().upper() or None,
         )

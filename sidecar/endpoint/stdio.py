@@ -63,8 +63,8 @@ def claim_stdout() -> ProtocolWriter:
     return ProtocolWriter(protocol_fd)
 
 
-def setup_logging(default: str = "INFO") -> None:
-    level = os.environ.get("WHISPER_LOG_LEVEL", default).upper()
+def setup_logging(level: str = "INFO") -> None:
+    """Logs to stderr at ``level`` (Config.log_level, WHISPER_LOG_LEVEL, or the entry point's default)."""
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level, logging.INFO),

@@ -157,6 +157,8 @@ class Engine:
             self.config.cache_dir,
             on_download=lambda n: self.status(request_id, "downloading_model",
                                               f"Downloading Whisper model ({n})..."),
+            offline=self.config.hub_offline,
+            endpoint=self.config.hub_endpoint,
         )
 
     def _load(self, key: Key) -> Any:

