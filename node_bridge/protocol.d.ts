@@ -269,6 +269,10 @@ export interface StreamOpenParams {
    */
   channels?: number | null;
   /**
+   * Finals carry words: [{word, start, end, probability}] in stream time (default false).
+   */
+  word_timestamps?: boolean | null;
+  /**
    * Send partial segments (final: false) between finals (default true).
    */
   partials?: boolean | null;
