@@ -9,7 +9,7 @@
 const http = require('node:http');
 const https = require('node:https');
 const { HttpError } = require('../errors');
-const { fetchWithPolicy } = require('../fetch');
+const { fetchWithPolicy } = require('../net/fetch');
 const { RequestGuard } = require('./guard');
 const { Body } = require('./body');
 const { streamIdle, downloadTimeout, fetchFailed, tooLarge } = require('./errors');

@@ -23,7 +23,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
-const { parseHttpUrl, vetHost } = require('../fetch');
+const { parseHttpUrl, vetHost } = require('../net/fetch');
 const { saveBody, fileNameOf, ACCEPT_MEDIA } = require('./download');
 const { createClient } = require('./client');
 const { classify } = require('./detect');

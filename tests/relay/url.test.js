@@ -13,7 +13,7 @@ const http = require('node:http');
 const path = require('node:path');
 const { fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, followJob, wordRecall, HELLO_MIN_RECALL } = require('./helpers');
 const { openSource } = require('../../relay/live');
-const { isPrivateAddress } = require('../../relay/netpolicy');
+const { isPrivateAddress } = require('../../relay/net/policy');
 
 let sidecar;
 let open; // ALLOW_PRIVATE_URLS=1

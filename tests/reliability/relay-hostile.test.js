@@ -14,7 +14,7 @@ const path = require('node:path');
 const { buildRelay } = require('../../relay/app');
 const { loadConfig } = require('../../relay/config');
 const { openSource } = require('../../relay/live');
-const { isPrivateAddress } = require('../../relay/netpolicy');
+const { isPrivateAddress } = require('../../relay/net/policy');
 const { StubSidecar, spyOnReads, mediaWithTraps, rawUpload, filesUnder, until, HELLO, SECRET } = require('./relay-fixtures');
 
 const MB = 1024 * 1024;

@@ -11,8 +11,8 @@ const dns = require('node:dns');
 const net = require('node:net');
 const http = require('node:http');
 const https = require('node:https');
-const { HttpError } = require('./errors');
-const { isPrivateAddress } = require('./netpolicy');
+const { HttpError } = require('../errors');
+const { isPrivateAddress } = require('./policy');
 
 const USER_AGENT = 'whisper-sidecar-relay';
 
