@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const { pipeline } = require('node:stream/promises');
 const { Transform } = require('node:stream');
 const { HttpError } = require('../errors');
-const { looksLikeMedia, isMediaContentType } = require('../sniff');
+const { looksLikeMedia, isMediaContentType } = require('../media/sniff');
 
 const MB = 1024 * 1024;
 const ACCEPT_MEDIA = { accept: 'audio/*, video/*, */*' };

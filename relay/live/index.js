@@ -31,7 +31,7 @@ const { resolveMediaPlaylist, MAX_PLAYLIST_BYTES } = require('./playlist');
 const { HlsReader } = require('./hls');
 const { endlessChunks } = require('./endless');
 const { followChunks } = require('./follow');
-const { openMediaFile } = require('../media');
+const { openMediaFile } = require('../media/folder');
 const { tooLarge } = require('./errors');
 const { observeChunks } = require('../captions/tap');
 

@@ -9,7 +9,7 @@
 
 const crypto = require('node:crypto');
 const { HttpError } = require('../errors');
-const { looksLikeMedia, isMediaContentType } = require('../sniff');
+const { looksLikeMedia, isMediaContentType } = require('../media/sniff');
 const { playlistInvalid } = require('./errors');
 
 /** The most one segment (or init section) may be: it is held whole (to sniff and decrypt it). Video HLS

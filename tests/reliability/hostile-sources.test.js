@@ -15,7 +15,7 @@ const {
   fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, getJson, followJob, wordRecall, HELLO_MIN_RECALL,
 } = require('../relay/helpers');
 const { makeStreams, startMediaServer } = require('../relay/live-servers');
-const { pinMediaFile } = require('../../relay/media');
+const { pinMediaFile } = require('../../relay/media/folder');
 
 let sidecar;
 let relay;

@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { pipeline } = require('node:stream/promises');
-const { HttpError } = require('./errors');
+const { HttpError } = require('../errors');
 
 const MB = 1024 * 1024;
 

@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
 const { pipeline } = require('node:stream/promises');
-const { HttpError } = require('./errors');
+const { HttpError } = require('../errors');
 
 // O_NONBLOCK: a FIFO swapped in after the check must not block the open (no effect on a regular file).
 const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW || 0) | (fs.constants.O_NONBLOCK || 0);
