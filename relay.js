@@ -8,7 +8,7 @@
 
 const { loadConfig, ROOT } = require('./relay/config');
 const { buildRelay } = require('./relay/app');
-const { formatGpuReport } = require('./relay/diagnostics');
+const { formatGpuReport } = require('./relay/responses/diagnostics');
 const { keyRingFromConfig } = require('./relay/auth/keys');
 const { exposureProblem, keysBanner } = require('./relay/auth/exposure');
 const { roleFromArgs } = require('./relay/cluster/role');

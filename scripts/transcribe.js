@@ -9,7 +9,7 @@
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { WhisperSidecar } = require('../node_bridge');
-const { render, FORMATS } = require('../relay/formats');
+const { render, FORMATS } = require('../relay/responses/formats');
 
 const ROOT = path.resolve(__dirname, '..');
 const USAGE = 'usage: npm run transcribe -- FILE [--language CODE] [--model NAME] [--task transcribe|translate] '

@@ -10,8 +10,8 @@
  */
 
 const { parseId, findJob } = require('./transcriptions');
-const { jobView } = require('../views');
-const { openEventStream, writeEvent, writeComment } = require('../sse');
+const { jobView } = require('../responses/views');
+const { openEventStream, writeEvent, writeComment } = require('../responses/sse');
 
 const HEARTBEAT_MS = 15000;
 const FINAL = new Set(['done', 'error', 'cancelled']);
@@ -24,7 +24,7 @@ async function eventRoutes(app, { runner, store, streams }) {
     reply.hijack();
     const res = reply.raw;
     openEventStream(res);
-    // Bounded: a client that does not read is dropped (relay/sse.js), which ends the stream below.
+    // Bounded: a client that does not read is dropped (relay/responses/sse.js), which ends the stream below.
     const send = (event, data) => writeEvent(res, data, event);
 
     // Everything below until the subscription runs in one tick, so no event can fall in between.

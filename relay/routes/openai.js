@@ -6,7 +6,7 @@
  * https://platform.openai.com/docs/api-reference/audio
  *
  * The request waits for the transcript (as OpenAI's does), or with stream=true gets it segment by
- * segment as Server-Sent Events (relay/transcript-stream.js); the job is also stored and listed. A
+ * segment as Server-Sent Events (relay/responses/transcript-stream.js); the job is also stored and listed. A
  * client that hangs up cancels its job. Errors use OpenAI's body: {error: {message, type, param, code}}.
  */
 
@@ -15,8 +15,8 @@ const fs = require('node:fs');
 const { HttpError, statusForJobError } = require('../errors');
 const { parseOptions } = require('../options');
 const { receiveUpload } = require('../media/uploads');
-const { render, toOpenAiVerbose } = require('../formats');
-const { streamTranscript, durationUsage, logprobsOf } = require('../transcript-stream');
+const { render, toOpenAiVerbose } = require('../responses/formats');
+const { streamTranscript, durationUsage, logprobsOf } = require('../responses/transcript-stream');
 const { listModels, sidecarModel } = require('../models');
 const { ownerOf } = require('../auth/ownership');
 

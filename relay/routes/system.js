@@ -5,7 +5,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { HttpError, withoutPaths } = require('../errors');
-const { forCaller } = require('../diagnostics');
+const { forCaller } = require('../responses/diagnostics');
 
 const PUBLIC_DIR = path.resolve(__dirname, '..', '..', 'public');
 const TYPES = {

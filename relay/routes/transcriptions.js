@@ -12,8 +12,8 @@ const { receiveUpload } = require('../media/uploads');
 const { vetUrl } = require('../live');
 const { resolveMediaPath, pinMediaFile } = require('../media/folder');
 const { vetModel } = require('../models');
-const { FORMATS, render } = require('../formats');
-const { jobView } = require('../views');
+const { FORMATS, render } = require('../responses/formats');
+const { jobView } = require('../responses/views');
 const { ownerOf, visibleJob, listOwner } = require('../auth/ownership');
 const { liveAdmission } = require('../auth/limits');
 

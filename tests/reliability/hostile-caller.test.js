@@ -14,7 +14,7 @@ const path = require('node:path');
 const { AUDIO, fixture, tempDir } = require('../relay/helpers');
 const { newKey, call, audioForm, until } = require('../relay/keyed');
 const { callerTestBed } = require('../relay/caller-fixtures');
-const { MAX_BUFFERED_BYTES } = require('../../relay/sse');
+const { MAX_BUFFERED_BYTES } = require('../../relay/responses/sse');
 
 const { relayWith, stall: stallServer } = callerTestBed({ before, after, stallDelayMs: 10 });
 const stall = { get url() { return stallServer().url; } };

@@ -20,9 +20,9 @@
  * of its leading space, its first token is not).
  */
 
-const { HttpError, statusForJobError } = require('./errors');
+const { HttpError, statusForJobError } = require('../errors');
 const { openEventStream, writeEvent } = require('./sse');
-const { FINAL_STATES } = require('./store');
+const { FINAL_STATES } = require('../store');
 
 /**
  * Streams one submitted job to the client.

@@ -6,7 +6,7 @@
  * report as a caller of /api/gpu may see it.
  */
 
-const { withoutPaths } = require('./errors');
+const { withoutPaths } = require('../errors');
 
 /** Returns the lines to print (no trailing newlines). */
 function formatGpuReport(gpu) {
