@@ -106,6 +106,25 @@ class TranscribeParams:
     device: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class StreamOptions:
+    """stream_open's params, checked: a live stream's options."""
+
+    language: Optional[str] = None
+    task: str = "transcribe"
+    model: Optional[str] = None
+    device: Optional[str] = None
+    initial_prompt: Optional[str] = None
+    vad: bool = True
+    format: str = "auto"
+    sample_rate: int = 16000  # of raw PCM (Whisper's own rate by default)
+    channels: int = 1
+    beam_size: int = 5
+    partials: bool = True
+    silence_s: float = 0.5
+    max_lag_s: float = 60.0
+    word_timestamps: bool = False  # finals carry their words' times and probabilities
+
 
 def transcribe_params(params: dict) -> TranscribeParams:
     """Check a transcribe request's params. Raises InvalidParams naming the first bad one."""
@@ -122,10 +141,8 @@ def model_params(model: Any = None, device: Any = None) -> tuple:
     return given.get("model"), given.get("device")
 
 
-def stream_open_params(params: dict):
-    """Check stream_open's params. Returns sidecar.stream.StreamOptions."""
-    from .stream.session import StreamOptions
-
+def stream_open_params(params: dict) -> StreamOptions:
+    """Check stream_open's params. Raises InvalidParams naming the first bad one."""
     given = check("stream_open", params)
     fmt = given.get("format", "auto")
     for name in ("sample_rate", "channels"):

@@ -1,29 +1,11 @@
-"""The shapes a live stream is described by: its options, a planned decode, its counters, its result."""
+"""The shapes a live stream is described by: its options (``StreamOptions``, stream_open's params, declared
+in sidecar/params.py with transcribe's), a planned decode, its counters, its result."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
-from .timeline import SR
-
-
-@dataclass(frozen=True)
-class StreamOptions:
-    language: Optional[str] = None
-    task: str = "transcribe"
-    model: Optional[str] = None
-    device: Optional[str] = None
-    initial_prompt: Optional[str] = None
-    vad: bool = True
-    format: str = "auto"
-    sample_rate: int = SR
-    channels: int = 1
-    beam_size: int = 5
-    partials: bool = True
-    silence_s: float = 0.5
-    max_lag_s: float = 60.0
-    word_timestamps: bool = False  # finals carry their words' times and probabilities
+from ..params import StreamOptions  # noqa: F401  (declared with TranscribeParams, in sidecar/params.py)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from client import AUDIO, ROOT
 from sidecar import errors, protocol
-from sidecar.params import TranscribeParams
+from sidecar.params import StreamOptions, TranscribeParams
 
 
 def _invalid(validator, instance) -> list:
@@ -44,6 +44,11 @@ def test_pyproject_ships_every_schema_file_as_package_data():
 
 def test_transcribe_params_dataclass_has_the_schemas_params():
     assert set(TranscribeParams.__dataclass_fields__) == set(protocol.params_schema("transcribe")["properties"])
+
+
+def test_stream_options_dataclass_has_the_schemas_params():
+    fields = set(StreamOptions.__dataclass_fields__) - {"silence_s"} | {"silence_ms"}  # kept in seconds
+    assert fields == set(protocol.params_schema("stream_open")["properties"])
 
 
 def test_error_classes_are_errors_json_kinds():
