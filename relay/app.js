@@ -25,7 +25,7 @@ const { createMetrics } = require('./metrics');
 const { metricsRoutes } = require('./metrics/route');
 const { feedSingleMachine } = require('./metrics/single');
 const { KeySockets, revokeRemovedKeys } = require('./auth/revoke');
-const { keepPruning } = require('./retention');
+const { keepPruning } = require('./jobs/retention');
 
 const MB = 1024 * 1024;
 /** Fastify's own 4xx errors, renamed into the relay's words. */

@@ -8,7 +8,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { removeQuietly } = require('./jobs/model');
+const { removeQuietly } = require('./model');
 
 const DAY_MS = 86400 * 1000;
 const EVERY_MS = 3600 * 1000;
