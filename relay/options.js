@@ -24,7 +24,12 @@ const OPTIONS = {
   initial_prompt: (v, name) => parseText(v, name, schema('initial_prompt').maxLength),
   model: parseModelName,
   device: (v, name) => parseEnum(v, name, enumOf('device')),
+  // A live job's second, English track (relay/jobs/tracks.js); false is the same as not given.
+  translation: (v, name) => parseBool(v, name) || undefined,
 };
+
+/** Options only a live job takes: the relay's own, never sent to the sidecar's `transcribe`. */
+const LIVE_ONLY = Object.freeze(['translation']);
 
 const OPTION_NAMES = Object.freeze(Object.keys(OPTIONS));
 
@@ -46,7 +51,22 @@ function parseOptions(input, { ignore = [] } = {}) {
     if (value === undefined || value === null || value === '') continue;
     options[name] = parse(value, name);
   }
+  if (options.translation && options.task === 'translate') {
+    throw invalid('translation', 'a second, English track is for task "transcribe"; with task "translate" the job\'s '
+      + 'own track is English already');
+  }
   return options;
+}
+
+/**
+ * Raises HttpError 400 `invalid_option` when `options` hold an option only a live job takes (LIVE_ONLY)
+ * and the job is not live; `what` says what it is instead ("an uploaded file").
+ */
+function refuseLiveOnly(options, what) {
+  const name = LIVE_ONLY.find((key) => options && options[key] !== undefined);
+  if (name) {
+    throw invalid(name, `only a live job takes it (the URL of a live stream, or a followed file); ${what} is not live`);
+  }
 }
 
 function invalid(name, message) {
@@ -114,4 +134,6 @@ function compact(options) {
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
 }
 
-module.exports = { parseOptions: (input, opts) => compact(parseOptions(input, opts)), OPTION_NAMES, MODEL_MAX_LENGTH };
+module.exports = {
+  parseOptions: (input, opts) => compact(parseOptions(input, opts)), refuseLiveOnly, OPTION_NAMES, LIVE_ONLY, MODEL_MAX_LENGTH,
+};

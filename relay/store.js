@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS live_segments (
 );
 `;
 
+/**
+ * A live job's finals are kept under its id; a second track of the same job (`translation: true`:
+ * the English track 'en') under `<job id>/<track>`, so each track counts its own seq from 0 and the
+ * job's own finals never mix with it.
+ */
+const trackKey = (jobId, track) => (track ? `${jobId}/${track}` : jobId);
+
 /** Columns added since the first relay.sqlite: [name, definition], added by ALTER TABLE when missing. */
 const ADDED_COLUMNS = [
   ['owner', 'TEXT'], // the id of the API key that made the job (relay/auth); NULL without keys
@@ -54,6 +61,10 @@ const ADDED_COLUMNS = [
   ['live', 'INTEGER NOT NULL DEFAULT 0'],
   ['input', 'TEXT'], // what a URL or followed-file job reads: {url, from} or {path, follow}
   ['stopped', 'INTEGER NOT NULL DEFAULT 0'], // a live job stopped by DELETE
+];
+/** The same for live_segments. */
+const ADDED_SEGMENT_COLUMNS = [
+  ['words', 'TEXT'], // a final's words [{word, start, end, probability}] as JSON (word_timestamps: true), else NULL
 ];
 
 /** Columns a caller may update, with how each is stored. */
@@ -82,9 +93,11 @@ class JobStore {
 
   /** Brings a relay.sqlite made by an older relay up to SCHEMA. */
   migrate() {
-    const have = new Set(this.db.all('PRAGMA table_info(jobs)').map((column) => column.name));
-    for (const [name, definition] of ADDED_COLUMNS) {
-      if (!have.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${definition}`);
+    for (const [table, columns] of [['jobs', ADDED_COLUMNS], ['live_segments', ADDED_SEGMENT_COLUMNS]]) {
+      const have = new Set(this.db.all(`PRAGMA table_info(${table})`).map((column) => column.name));
+      for (const [name, definition] of columns) {
+        if (!have.has(name)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${definition}`);
+      }
     }
     this.db.exec('CREATE INDEX IF NOT EXISTS jobs_owner_state ON jobs (owner, state)');
   }
@@ -190,18 +203,24 @@ class JobStore {
     return ids;
   }
 
-  /** Keeps a live job's final segment for good (a restart or a crash loses none). */
-  addSegment(jobId, segment) {
+  /**
+   * Keeps a live job's final segment for good (a restart or a crash loses none), with its words when
+   * it has them; `track` names a second track of the job ('en'), null for its own finals.
+   */
+  addSegment(jobId, segment, track = null) {
     this.db.run(
-      'INSERT OR REPLACE INTO live_segments (job_id, seq, start, end, text, gap, reason) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      [jobId, segment.id, segment.start, segment.end, segment.text || '', segment.gap ? 1 : 0, segment.reason || null],
+      `INSERT OR REPLACE INTO live_segments (job_id, seq, start, end, text, gap, reason, words)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      [trackKey(jobId, track), segment.id, segment.start, segment.end, segment.text || '', segment.gap ? 1 : 0,
+        segment.reason || null, Array.isArray(segment.words) ? JSON.stringify(segment.words) : null],
     );
   }
 
-  /** A live job's final segments so far, in order. */
-  segments(jobId) {
-    return this.db.all('SELECT * FROM live_segments WHERE job_id = ? ORDER BY seq', [jobId]).map((row) => {
+  /** A live job's final segments so far (of `track`, or its own), in order. */
+  segments(jobId, track = null) {
+    return this.db.all('SELECT * FROM live_segments WHERE job_id = ? ORDER BY seq', [trackKey(jobId, track)]).map((row) => {
       const segment = { id: row.seq, start: row.start, end: row.end, text: row.text, final: true };
+      if (row.words != null) segment.words = JSON.parse(row.words);
       if (row.gap) Object.assign(segment, { gap: true, reason: row.reason });
       return segment;
     });
@@ -209,7 +228,7 @@ class JobStore {
 
   delete(id) {
     this.db.run('DELETE FROM jobs WHERE id = ?', [id]);
-    this.db.run('DELETE FROM live_segments WHERE job_id = ?', [id]);
+    this.db.run('DELETE FROM live_segments WHERE job_id = ? OR job_id LIKE ?', [id, `${id}/%`]);
   }
 
   close() {

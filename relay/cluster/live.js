@@ -15,16 +15,18 @@
  */
 
 const { endOf } = require('../jobs/live');
+const { TRANSLATION } = require('../jobs/tracks');
 const { PREFIX } = require('./redis');
 
 const KEEP_S = 7 * 86400; // as long as BullMQ keeps a finished job
 
-const finalsKey = (id) => `${PREFIX}:live:${id}:finals`;
+/** A job's finals; a second track's ('en', `translation: true`) under their own key (the whole final: its words too). */
+const finalsKey = (id, track = null) => `${PREFIX}:live:${id}:finals${track ? `:${track}` : ''}`;
 const ownerKey = (id) => `${PREFIX}:live:${id}:owner`;
 
-/** A live job's finals committed so far, in order. */
-async function readFinals(redis, id) {
-  return (await redis.lrange(finalsKey(id), 0, -1)).map((value) => JSON.parse(value));
+/** A live job's finals committed so far (of `track`, or its own), in order. */
+async function readFinals(redis, id, track = null) {
+  return (await redis.lrange(finalsKey(id, track), 0, -1)).map((value) => JSON.parse(value));
 }
 
 /** How many finals a live job has committed so far (0 for any other job). */
@@ -38,23 +40,25 @@ function countFinals(redis, id) {
  */
 class LiveFinals {
   static async load(redis, id) {
-    return new LiveFinals(redis, id, await readFinals(redis, id));
+    return new LiveFinals(redis, id, await readFinals(redis, id), { [TRANSLATION]: await readFinals(redis, id, TRANSLATION) });
   }
 
-  constructor(redis, id, stored) {
+  constructor(redis, id, stored, tracks = {}) {
     this.redis = redis;
     this.id = id;
     this.stored = stored;
+    this.tracks = tracks; // track -> its finals
     this.chain = Promise.resolve();
   }
 
-  segments() {
-    return this.stored.slice();
+  segments(id, track = null) {
+    return (track ? this.tracks[track] || [] : this.stored).slice();
   }
 
-  addSegment(id, segment) {
-    this.stored.push(segment);
-    const key = finalsKey(id);
+  addSegment(id, segment, track = null) {
+    if (track) (this.tracks[track] ||= []).push(segment);
+    else this.stored.push(segment);
+    const key = finalsKey(id, track);
     this.chain = this.chain
       .then(() => this.redis.multi().rpush(key, JSON.stringify(segment)).expire(key, KEEP_S).exec())
       .catch(() => {}); // Redis away: the final still went out as an event and is in the result

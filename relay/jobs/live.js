@@ -10,10 +10,14 @@
  * - The sidecar dying under the stream costs only what it had not committed: a new stream is opened
  *   and the source goes on where it is (a live source from its live edge), with a gap marked.
  * - `stop` (DELETE) ends the source; what the sidecar holds is flushed and committed.
+ * - `translation: true`: a second stream translates the same audio (./tracks.js); its finals are the
+ *   English track, kept apart (store.addSegment(id, final, 'en')) and in the result's `translation`,
+ *   never in the job's text, segments or events. Gaps are marked on the job's own track only.
  */
 
 const { setTimeout: sleep } = require('node:timers/promises');
 const { HttpError } = require('../errors');
+const { openTracks, TRANSLATION } = require('./tracks');
 
 const PACE_S = 6; // undecoded speech the sidecar may hold before a fast writer waits
 const WRITE_BYTES = 1024 * 1024; // per stream_write: 1.4 MB as base64, well under the sidecar's 4 MB line limit
@@ -36,6 +40,8 @@ class LiveJob {
     Object.assign(this, { job, source, sidecar, store, emit, signal, log, maxDurationS, onOpen });
     const stored = store.segments(job.id);
     this.segments = stored; // finals so far (with gaps), as stored
+    this.translation = Boolean(job.options && job.options.translation);
+    this.tracks = this.translation ? { [TRANSLATION]: store.segments(job.id, TRANSLATION) } : {}; // track -> its finals
     this.partial = null;
     this.offsetS = Math.max(offsetS, stored.length ? stored[stored.length - 1].end : 0);
     this.receivedS = 0; // of the current sidecar stream
@@ -123,8 +129,9 @@ class LiveJob {
       if (options[key] !== undefined && options[key] !== null) params[key] = options[key];
     }
     if (options.vad_filter === false) params.vad = false;
-    this.stream = await this.sidecar.openStream(params, {
-      onSegment: (segment) => this.onSegment(segment),
+    this.stream = await openTracks(this.sidecar, params, {
+      translation: this.translation,
+      onSegment: (segment, track) => this.onSegment(segment, track),
       onStatus: (status) => this.onStatus(status),
     });
     this.streamInfo = this.stream.info;
@@ -173,9 +180,13 @@ class LiveJob {
     if (Number.isFinite(seconds) && seconds > this.receivedS) this.receivedS = seconds;
   }
 
-  onSegment(segment) {
-    this.heard(segment.end);
+  onSegment(segment, track = null) {
     const shifted = { ...segment, start: round(segment.start + this.offsetS), end: round(segment.end + this.offsetS) };
+    if (track) {
+      if (segment.final) this.addFinal(shifted, track); // a second track's partials go nowhere
+      return;
+    }
+    this.heard(segment.end);
     if (segment.final) {
       this.partial = null;
       this.addFinal(shifted);
@@ -185,12 +196,14 @@ class LiveJob {
     }
   }
 
-  addFinal(segment) {
-    const final = { ...segment, id: this.segments.length, final: true };
+  /** A final of the job's own track (stored, kept, sent as an event), or of a second `track` (stored, kept). */
+  addFinal(segment, track = null) {
+    const finals = track ? this.tracks[track] : this.segments;
+    const final = { ...segment, id: finals.length, final: true };
     delete final.request_id;
-    this.store.addSegment(this.job.id, final);
-    this.segments.push(final);
-    this.emit('segment', final);
+    this.store.addSegment(this.job.id, final, track);
+    finals.push(final);
+    if (!track) this.emit('segment', final);
   }
 
   onStatus(status) {
@@ -210,7 +223,7 @@ class LiveJob {
     const last = results[results.length - 1] || {};
     const { text, gaps } = finalsResult(this.segments);
     const end = endOf(this.segments);
-    const decode = results.reduce((sum, r) => sum + ((r.timings && r.timings.transcribe_s) || 0), 0);
+    const decode = results.reduce((sum, r) => sum + decodeS(r), 0);
     const duration = round(Math.max(end, this.offsetS + (last.duration || 0)));
     return {
       text,
@@ -231,8 +244,22 @@ class LiveJob {
       restarts: this.restarts,
       stopped: this.signal.aborted,
       limit_reached: this.limitReached,
+      ...(this.translation ? { translation: this.translationResult(results) } : {}),
     };
   }
+
+  /** The English track: {language, text, segments, timings: {transcribe_s} (its share of the decode time)}. */
+  translationResult(results) {
+    const finals = this.tracks[TRANSLATION];
+    const decode = results.reduce((sum, r) => sum + (r.translated ? decodeS(r.translated) : 0), 0);
+    return { language: TRANSLATION, text: finalsResult(finals).text, segments: finals, timings: { transcribe_s: round(decode) } };
+  }
+}
+
+/** A stream's decode time: its own, and its second track's (./tracks.js `translated`). */
+function decodeS(result) {
+  const own = (result.timings && result.timings.transcribe_s) || 0;
+  return own + (result.translated ? decodeS(result.translated) : 0);
 }
 
 /**

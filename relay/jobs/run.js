@@ -11,6 +11,7 @@ const { openSource } = require('../live');
 const { LiveJob } = require('./live');
 const { statusOf, segmentOf } = require('./model');
 const { HttpError } = require('../errors');
+const { refuseLiveOnly } = require('../options');
 
 const MB = 1024 * 1024;
 const PROGRESS_EVERY_MS = 1000;
@@ -56,6 +57,7 @@ async function runJob(job, sidecar, sink) {
       const result = await streamLive(job, source, sidecar, sink);
       return { result, processingS: result.timings.transcribe_s };
     }
+    refuseLiveOnly(job.options, 'this URL (a file, downloaded)');
     if (sink.onDownloaded && sink.onDownloaded(source.file)) return {};
     file = source.file;
   }

@@ -7,6 +7,8 @@
  *   GET /api/transcriptions/:id/master.m3u8        an HLS source's variants with the captions rendition
  *                                                  (any other job: a redirect to captions.m3u8)
  *   GET /api/transcriptions/:id/captions/urls      the three above as signed, expiring URLs (?ttl_s=)
+ * A live job with `translation: true` has a second, English track: `?track=en` on captions.m3u8 (its
+ * URIs keep it) and captions.vtt, a second rendition in master.m3u8, and `tracks.en` in captions/urls.
  * The first three take the job's key like every route, or a signature from captions/urls
  * (relay/captions/links.js), which players can carry in the URL; the playlists put it on every URI
  * they list.
@@ -22,6 +24,7 @@ const { CaptionTimelines } = require('../captions/timeline');
 const { captionSegments, mediaPlaylist, vttSegment } = require('../captions/rendition');
 const { masterPlaylist } = require('../captions/master');
 const { createSigner } = require('../captions/links');
+const { TRANSLATION } = require('../jobs/tracks');
 
 const M3U8 = 'application/vnd.apple.mpegurl';
 const VTT = 'text/vtt; charset=utf-8';
@@ -51,31 +54,54 @@ async function captionRoutes(app, { config, runner, store }) {
     return { job, query: '' };
   }
 
-  function captionsOf(job) {
+  /** The finals of `track` (null: the job's own). A finished job's result has them where the store has none (distributed mode). */
+  function finalsOf(job, track, ended) {
+    const result = job.result || {};
+    const fromResult = track ? (result.translation && result.translation.segments) : result.segments;
+    if (job.live) {
+      const stored = store.segments(job.id, track);
+      return stored.length || !ended ? stored : fromResult || [];
+    }
+    if (ended) return fromResult || [];
+    return ((runner.liveView && runner.liveView(job.id)) || { segments: [] }).segments.filter((s) => s.final !== false);
+  }
+
+  /**
+   * The captions of `track`. A second track lists a segment once its own finals pass its end (the
+   * committed point the lag events tell is the job's own stream's).
+   */
+  function captionsOf(job, track = null) {
     const ended = FINAL_STATES.includes(job.state);
-    let finals;
-    if (job.live) finals = store.segments(job.id);
-    else if (ended) finals = (job.result && job.result.segments) || [];
-    else finals = ((runner.liveView && runner.liveView(job.id)) || { segments: [] }).segments.filter((s) => s.final !== false);
+    const finals = finalsOf(job, track, ended);
     const items = captionSegments({
       entries: timelines.entries(job.id), finals, live: job.live, ended,
-      committedTo: job.live ? timelines.committedTo(job.id) : 0,
+      committedTo: job.live && !track ? timelines.committedTo(job.id) : 0,
       duration: (job.result && job.result.duration) || 0,
     });
     return { ended, finals, items };
   }
 
+  /** The track a request asks for (?track=en), null for the job's own; 404 for one the job does not have. */
+  function trackOf(job, request) {
+    const track = request.query.track;
+    if (track === undefined || track === '') return null;
+    if (track === TRANSLATION && job.options && job.options.translation) return TRANSLATION;
+    throw new HttpError(404, 'unknown_track', `Job ${job.id} has no caption track ${JSON.stringify(track)}`
+      + `${job.options && job.options.translation ? ` (it has "${TRANSLATION}")` : ' (only a live job with "translation": true has "en")'}.`);
+  }
+
   app.get('/api/transcriptions/:id/captions.m3u8', signed, async (request, reply) => {
     const { job, query } = access(request, reply);
-    const { ended, items } = captionsOf(job);
-    const signature = query.replace('?', '&');
-    const text = mediaPlaylist({ items, ended, vod: ended && !job.live, segmentUri: (seq) => `captions.vtt?seq=${seq}${signature}` });
+    const track = trackOf(job, request);
+    const { ended, items } = captionsOf(job, track);
+    const extra = `${track ? `&track=${track}` : ''}${query.replace('?', '&')}`;
+    const text = mediaPlaylist({ items, ended, vod: ended && !job.live, segmentUri: (seq) => `captions.vtt?seq=${seq}${extra}` });
     return reply.type(M3U8).header('cache-control', 'no-cache').send(text);
   });
 
   app.get('/api/transcriptions/:id/captions.vtt', signed, async (request, reply) => {
     const { job } = access(request, reply);
-    const { finals, items } = captionsOf(job);
+    const { finals, items } = captionsOf(job, trackOf(job, request));
     if (request.query.seq === undefined) { // every cue, mapped as the first segment is
       const first = items.find((item) => item.pts !== null) || { stream: 0, pts: null };
       const whole = { seq: 0, dur: Infinity, stream: first.stream, pts: first.pts, cc: 0 };
@@ -93,7 +119,9 @@ async function captionRoutes(app, { config, runner, store }) {
     }
     const source = await sourcePlaylist(job);
     const language = (job.options && job.options.task === 'translate') ? 'en' : (job.options && job.options.language) || null;
-    const text = masterPlaylist({ ...source, captionsUri: `captions.m3u8${query}`, language });
+    const others = job.options && job.options.translation
+      ? [{ uri: `captions.m3u8?track=${TRANSLATION}${query.replace('?', '&')}`, language: TRANSLATION, name: 'English' }] : [];
+    const text = masterPlaylist({ ...source, captionsUri: `captions.m3u8${query}`, language, others });
     return reply.type(M3U8).header('cache-control', 'no-cache').send(text);
   });
 
@@ -105,6 +133,9 @@ async function captionRoutes(app, { config, runner, store }) {
       captions: `${base}/captions.m3u8${query}`,
       master: `${base}/master.m3u8${query}`,
       vtt: `${base}/captions.vtt${query}`,
+      ...(job.options && job.options.translation ? { tracks: { [TRANSLATION]: {
+        captions: `${base}/captions.m3u8${query}&track=${TRANSLATION}`, vtt: `${base}/captions.vtt${query}&track=${TRANSLATION}`,
+      } } } : {}),
       expires_at: new Date(expires * 1000).toISOString(),
     };
   });

@@ -7,7 +7,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { HttpError, capacityRefused } = require('../errors');
-const { parseOptions } = require('../options');
+const { parseOptions, refuseLiveOnly } = require('../options');
 const { receiveUpload } = require('../media/uploads');
 const { vetUrl } = require('../live');
 const { resolveMediaPath, pinMediaFile } = require('../media/folder');
@@ -95,6 +95,7 @@ async function receiveInput(request, { config, uploadsDir, sidecar }) {
     const upload = await receiveUpload(request, { dir: uploadsDir, maxBytes: config.maxUploadMb * MB });
     try {
       const options = parseOptions(upload.fields);
+      refuseLiveOnly(options, 'an uploaded file');
       await vet(options);
       return { source: 'upload', name: upload.name, mediaPath: upload.file, ownsMedia: true, options };
     } catch (err) {
@@ -121,6 +122,7 @@ async function receiveInput(request, { config, uploadsDir, sidecar }) {
       return { read: { source: 'path', name: body.path, input: { path: mediaPath, follow: true, ...limits }, options } };
     }
     if (body.follow !== undefined && body.follow !== false) throw new HttpError(400, 'invalid_option', '"follow" must be true or false.', { param: 'follow' });
+    refuseLiveOnly(options, 'a file path without "follow": true');
     // The sidecar opens a path later: it gets a link to (or a copy of) the file checked now, not a path to swap.
     const pinned = await pinMediaFile(config.mediaDir, body.path, uploadsDir);
     return { source: 'path', name: body.path, mediaPath: pinned, ownsMedia: true, options };
