@@ -46,7 +46,7 @@ function withoutPaths(message) {
 }
 
 /** data.kind values the sidecar sends, each with the HTTP status a failed request gets (errors.json). */
-const KINDS = require('./protocol').errorKinds();
+const KINDS = require('./requests/sidecar-schema').errorKinds();
 
 /** data.kind values from the sidecar that are the caller's fault. */
 const CLIENT_KINDS = new Set(Object.keys(KINDS).filter((kind) => KINDS[kind].client));

@@ -6,8 +6,8 @@
  * https://developers.deepgram.com/reference/speech-to-text/listen-streaming
  */
 
-const sidecarProtocol = require('../protocol');
-const { languageCode } = require('../languages');
+const sidecarProtocol = require('../requests/sidecar-schema');
+const { languageCode } = require('../requests/languages');
 
 /** A request Deepgram's API would refuse too (HTTP 400 `Bad Request`, or a close before any audio). */
 class DeepgramError extends Error {

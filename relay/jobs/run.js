@@ -11,7 +11,7 @@ const { openSource } = require('../live');
 const { LiveJob } = require('./live');
 const { statusOf, segmentOf } = require('./model');
 const { HttpError } = require('../errors');
-const { refuseLiveOnly } = require('../options');
+const { refuseLiveOnly } = require('../requests/options');
 
 const MB = 1024 * 1024;
 const PROGRESS_EVERY_MS = 1000;

@@ -15,9 +15,9 @@
  */
 
 const crypto = require('node:crypto');
-const sidecarProtocol = require('../protocol');
-const { sidecarModel } = require('../models');
-const { languageCode } = require('../languages');
+const sidecarProtocol = require('../requests/sidecar-schema');
+const { sidecarModel } = require('../requests/models');
+const { languageCode } = require('../requests/languages');
 const { decodeG711 } = require('./g711');
 
 const SAMPLE_RATE = 24000; // pcm16 in OpenAI's Realtime API: 24 kHz, mono, little-endian

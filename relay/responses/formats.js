@@ -5,7 +5,7 @@
  * verbose_json shapes. Pure functions of the result.
  */
 
-const { languageName } = require('../languages');
+const { languageName } = require('../requests/languages');
 
 const FORMATS = Object.freeze({
   txt: 'text/plain; charset=utf-8',

@@ -13,11 +13,11 @@
 const path = require('node:path');
 const fs = require('node:fs');
 const { HttpError, statusForJobError } = require('../errors');
-const { parseOptions } = require('../options');
+const { parseOptions } = require('../requests/options');
 const { receiveUpload } = require('../media/uploads');
 const { render, toOpenAiVerbose } = require('../responses/formats');
 const { streamTranscript, durationUsage, logprobsOf } = require('../responses/transcript-stream');
-const { listModels, sidecarModel } = require('../models');
+const { listModels, sidecarModel } = require('../requests/models');
 const { ownerOf } = require('../auth/ownership');
 
 const MB = 1024 * 1024;
@@ -50,7 +50,7 @@ async function openaiRoutes(app, { config, runner, sidecar }) {
       let sidecarRequest;
       try {
         sidecarRequest = toSidecarRequest(upload.fields, task);
-        await require('../models').vetModel(sidecarRequest.options.model, { sidecar, allowed: config.allowedModels });
+        await require('../requests/models').vetModel(sidecarRequest.options.model, { sidecar, allowed: config.allowedModels });
       } catch (err) {
         fs.rmSync(upload.file, { force: true });
         throw err;

@@ -7,11 +7,11 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { HttpError, capacityRefused } = require('../errors');
-const { parseOptions, refuseLiveOnly } = require('../options');
+const { parseOptions, refuseLiveOnly } = require('../requests/options');
 const { receiveUpload } = require('../media/uploads');
 const { vetUrl } = require('../live');
 const { resolveMediaPath, pinMediaFile } = require('../media/folder');
-const { vetModel } = require('../models');
+const { vetModel } = require('../requests/models');
 const { FORMATS, render } = require('../responses/formats');
 const { jobView } = require('../responses/views');
 const { ownerOf, visibleJob, listOwner } = require('../auth/ownership');

@@ -149,7 +149,7 @@ test('bad requests get a clear 4xx JSON error', async () => {
   assert.deepEqual([badOption.status, badOption.body.error.code, badOption.body.error.param], [400, 'invalid_option', 'beam_size']);
   const unknownOption = await uploadFile(relay.url, fixture('hello.flac'), { colour: 'blue' });
   assert.deepEqual([unknownOption.status, unknownOption.body.error.code], [400, 'unknown_option']);
-  // A language the sidecar does not know is the caller's error at once (relay/languages.js), not a 202
+  // A language the sidecar does not know is the caller's error at once (relay/requests/languages.js), not a 202
   // whose job fails later; the JSON {url} and {path} bodies go through the same parser.
   const jobsBefore = (await getJson(relay.url, '/api/transcriptions')).body.jobs.length;
   for (const language of ['xx', 'klingon', 'en-!!']) {

@@ -1,14 +1,14 @@
 'use strict';
 
 // The relay's option checks and error mapping against the sidecar's protocol files (sidecar/protocol/).
-// Read here straight from the JSON, not through relay/protocol.js, so a reader bug cannot hide drift.
+// Read here straight from the JSON, not through relay/requests/sidecar-schema.js, so a reader bug cannot hide drift.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { parseOptions } = require('../../relay/options');
+const { parseOptions } = require('../../relay/requests/options');
 const { describeSidecarError, statusForJobError } = require('../../relay/errors');
 
 const PROTOCOL = path.join(__dirname, '..', '..', 'sidecar', 'protocol');
@@ -33,7 +33,7 @@ function refused(options) {
 }
 
 test('every relay option is a transcribe param of the sidecar', () => {
-  const { OPTION_NAMES } = require('../../relay/options');
+  const { OPTION_NAMES } = require('../../relay/requests/options');
   for (const name of OPTION_NAMES) assert.ok(transcribe[name], `${name} is not in methods/transcribe.json`);
 });
 

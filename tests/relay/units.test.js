@@ -7,14 +7,14 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { render, timestamp, toOpenAiVerbose } = require('../../relay/responses/formats');
-const { parseOptions } = require('../../relay/options');
+const { parseOptions } = require('../../relay/requests/options');
 const { loadConfig } = require('../../relay/config');
 const { JobStore } = require('../../relay/store');
 const { looksLikeMedia } = require('../../relay/media/sniff');
 const { toSidecarRequest } = require('../../relay/routes/openai');
 const { withoutPaths } = require('../../relay/errors');
 const { sameOrigin } = require('../../relay/auth/origin');
-const { listModels, vetModel } = require('../../relay/models');
+const { listModels, vetModel } = require('../../relay/requests/models');
 const { fixture, tempDir } = require('./helpers');
 
 const RESULT = {
@@ -163,8 +163,8 @@ test('/v1/models never lists a model folder; vetModel takes listed and configure
     && err.code === 'model_not_found');
 });
 
-test('languages: one list (relay/languages.js) for every entry point, a region read as its language', () => {
-  const { languageCode } = require('../../relay/languages');
+test('languages: one list (relay/requests/languages.js) for every entry point, a region read as its language', () => {
+  const { languageCode } = require('../../relay/requests/languages');
   assert.equal(languageCode('EN'), 'en');
   assert.equal(languageCode('pt-BR'), 'pt');
   assert.equal(languageCode('yue'), 'yue');
@@ -177,7 +177,7 @@ test('languages: one list (relay/languages.js) for every entry point, a region r
 });
 
 test('OpenAI\'s hosted model names run on the sidecar\'s default model, on every entry point (one list)', () => {
-  const { sidecarModel } = require('../../relay/models');
+  const { sidecarModel } = require('../../relay/requests/models');
   for (const hosted of ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', undefined, '']) {
     assert.equal(sidecarModel(hosted), undefined, hosted);
   }

@@ -1,4 +1,4 @@
-"""The relay's language list (relay/languages.js), which every relay entry point checks a request's
+"""The relay's language list (relay/requests/languages.js), which every relay entry point checks a request's
 language against, is the sidecar's own (faster-whisper's codes, which sidecar/params.py accepts)."""
 
 import json
@@ -18,6 +18,6 @@ def test_the_relay_knows_exactly_the_languages_the_sidecar_knows():
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is needed: the relay is a Node program")
-    out = subprocess.run([node, "-e", "console.log(JSON.stringify(Object.keys(require('./relay/languages').LANGUAGES)))"],
+    out = subprocess.run([node, "-e", "console.log(JSON.stringify(Object.keys(require('./relay/requests/languages').LANGUAGES)))"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
     assert set(json.loads(out)) == set(_LANGUAGE_CODES) == _languages()

@@ -12,7 +12,7 @@ const assert = require('node:assert/strict');
 const path = require('node:path');
 const { Database } = require('node-sqlite3-wasm');
 const { JobStore } = require('../../../relay/store');
-const { parseOptions, refuseLiveOnly } = require('../../../relay/options');
+const { parseOptions, refuseLiveOnly } = require('../../../relay/requests/options');
 const { openTracks, TRANSLATION } = require('../../../relay/jobs/tracks');
 const { tempDir, startSidecar } = require('../helpers');
 

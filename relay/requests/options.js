@@ -6,8 +6,8 @@
  * also accepts its string spelling ("5", "true").
  */
 
-const { HttpError } = require('./errors');
-const protocol = require('./protocol');
+const { HttpError } = require('../errors');
+const protocol = require('./sidecar-schema');
 const { languageCode } = require('./languages');
 
 /** Enums, ranges and lengths are the sidecar's, from its transcribe schema (sidecar/protocol/). */
@@ -73,7 +73,7 @@ function invalid(name, message) {
   return new HttpError(400, 'invalid_option', `Option ${name}: ${message}`, { param: name });
 }
 
-/** A code Whisper knows (relay/languages.js, the sidecar's list), "en-US" read as "en"; "auto": detect. */
+/** A code Whisper knows (relay/requests/languages.js, the sidecar's list), "en-US" read as "en"; "auto": detect. */
 function parseLanguage(value, name) {
   if (value === 'auto') return undefined;
   const code = typeof value === 'string' && value.length <= schema('language').maxLength ? languageCode(value) : null;
@@ -116,7 +116,7 @@ function parseText(value, name, maxLength) {
 /**
  * A model is asked for by name: `base`, `large-v3`, or a hub id `ORG/NAME`. Never a path (the
  * sidecar would load any folder, and its error would tell what is on the server's disk); which
- * names this server serves is relay/models.js's vetModel, after this.
+ * names this server serves is relay/requests/models.js's vetModel, after this.
  */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 const MODEL_MAX_LENGTH = 96;

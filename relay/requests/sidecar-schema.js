@@ -8,7 +8,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const PROTOCOL_DIR = path.join(__dirname, '..', 'sidecar', 'protocol');
+const PROTOCOL_DIR = path.join(__dirname, '..', '..', 'sidecar', 'protocol');
 
 const cache = new Map();
 

@@ -15,7 +15,7 @@
  * no folder yet.
  */
 
-const { HttpError } = require('./errors');
+const { HttpError } = require('../errors');
 
 const ALIAS = 'whisper-1';
 const EMBEDDED = 'base';
@@ -50,7 +50,7 @@ async function listModels({ sidecar }) {
 /**
  * The model a job asks for, when this server serves it: an id GET /v1/models lists, or one the
  * operator names in ALLOWED_MODELS (e.g. `tiny`, for the sidecar to download). The name's shape
- * (no paths, at most 96 characters) is relay/options.js's check, before this one.
+ * (no paths, at most 96 characters) is relay/requests/options.js's check, before this one.
  *
  * Args: model (a name, or undefined: the default model), {sidecar, allowed (config.allowedModels)}.
  * Raises: HttpError 400 model_not_found (the caller's error; the message names no server path).
