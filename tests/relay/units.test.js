@@ -1,67 +1,20 @@
 'use strict';
 
-/** The relay's pure parts, without a sidecar: formats, options, config, the job store, media sniffing. */
+/**
+ * The relay's top-level parts without a sidecar: config, the job store, errors, /healthz; and OpenAI's
+ * field mapping (relay/routes/openai.js) and sameOrigin (relay/auth/origin.js). relay/requests/,
+ * relay/responses/ and relay/media/ are tested in the folders of the same names.
+ */
 
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
 const path = require('node:path');
-const { render, timestamp, toOpenAiVerbose } = require('../../relay/responses/formats');
-const { parseOptions } = require('../../relay/requests/options');
 const { loadConfig } = require('../../relay/config');
 const { JobStore } = require('../../relay/store');
-const { looksLikeMedia } = require('../../relay/media/sniff');
 const { toSidecarRequest } = require('../../relay/routes/openai');
 const { withoutPaths } = require('../../relay/errors');
 const { sameOrigin } = require('../../relay/auth/origin');
-const { listModels, vetModel } = require('../../relay/requests/models');
-const { fixture, tempDir } = require('./helpers');
-
-const RESULT = {
-  text: ' Hello there. General Kenobi.',
-  language: 'en',
-  duration: 3725.5,
-  segments: [
-    { id: 1, start: 0, end: 1.5, text: ' Hello there.', words: [{ word: ' Hello', start: 0, end: 0.5 }] },
-    { id: 2, start: 3723.25, end: 3725.5, text: ' General Kenobi.' },
-  ],
-};
-
-test('timestamps in SRT and VTT spelling', () => {
-  assert.equal(timestamp(3725.5, ','), '01:02:05,500');
-  assert.equal(timestamp(0.0004, '.'), '00:00:00.000');
-  assert.equal(timestamp(59.9996, '.'), '00:01:00.000');
-});
-
-test('render txt, srt, vtt, json', () => {
-  assert.equal(render(RESULT, 'txt'), 'Hello there. General Kenobi.\n');
-  assert.equal(render(RESULT, 'srt'),
-    '1\n00:00:00,000 --> 00:00:01,500\nHello there.\n\n2\n01:02:03,250 --> 01:02:05,500\nGeneral Kenobi.\n');
-  assert.equal(render(RESULT, 'vtt'),
-    'WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello there.\n\n01:02:03.250 --> 01:02:05.500\nGeneral Kenobi.\n');
-  assert.deepEqual(JSON.parse(render(RESULT, 'json')), RESULT);
-  assert.throws(() => render(RESULT, 'doc'), TypeError);
-});
-
-test('OpenAI verbose_json', () => {
-  const body = toOpenAiVerbose(RESULT, { words: true });
-  assert.equal(body.language, 'english');
-  assert.equal(body.text, 'Hello there. General Kenobi.');
-  assert.deepEqual(body.segments.map((s) => s.id), [0, 1]);
-  assert.deepEqual(body.words, [{ word: 'Hello', start: 0, end: 0.5 }]);
-  assert.equal('words' in toOpenAiVerbose(RESULT), false);
-});
-
-test('options: coerced from form strings, wrong ones named', () => {
-  assert.deepEqual(parseOptions({ language: 'EN', beam_size: '5', vad_filter: 'true', word_timestamps: false, task: '' }),
-    { language: 'en', beam_size: 5, vad_filter: true, word_timestamps: false });
-  assert.deepEqual(parseOptions({ language: 'auto' }), {});
-  for (const [input, param] of [[{ beam_size: 0 }, 'beam_size'], [{ language: 'english!' }, 'language'],
-    [{ task: 'summarize' }, 'task'], [{ vad_filter: 'maybe' }, 'vad_filter'], [{ device: 'tpu' }, 'device']]) {
-    assert.throws(() => parseOptions(input), (err) => err.statusCode === 400 && err.details.param === param);
-  }
-  assert.throws(() => parseOptions({ temperature: 1 }), (err) => err.code === 'unknown_option');
-});
+const { tempDir } = require('./helpers');
 
 test('OpenAI fields map to sidecar params', () => {
   assert.deepEqual(toSidecarRequest({ model: 'whisper-1', prompt: 'Hi', timestamp_granularities: ['word'] }, 'transcribe'),
@@ -105,14 +58,6 @@ test('the job store survives closing and reopening, and requeues running jobs', 
   store.close();
 });
 
-test('media sniffing knows the fixtures and refuses text', () => {
-  for (const name of ['hello.flac', 'hello.mp4']) {
-    assert.equal(looksLikeMedia(fs.readFileSync(fixture(name)).subarray(0, 512)), true, name);
-  }
-  assert.equal(looksLikeMedia(Buffer.from('<!doctype html><html>')), false);
-  assert.equal(looksLikeMedia(Buffer.from('{"error": "nope"}')), false);
-});
-
 test('/healthz says 503 once the bridge has given up on the sidecar', async () => {
   const { buildRelay } = require('../../relay/app');
   const config = loadConfig({}, { dataDir: tempDir(), logLevel: 'silent' });
@@ -145,42 +90,4 @@ test('sameOrigin: the scheme\'s default port aside, an Origin must name the Host
   assert.equal(sameOrigin('http://127.0.0.1:8788', '127.0.0.1:8787'), false);
   assert.equal(sameOrigin('null', '127.0.0.1:8787'), false);
   assert.equal(sameOrigin('file:///x', '127.0.0.1:8787'), false);
-});
-
-test('/v1/models never lists a model folder; vetModel takes listed and configured names only', async () => {
-  // list_models as the sidecar answers it with WHISPER_MODEL set to a folder: no default named.
-  const sidecar = { listModels: async () => ({ default_model: null, known: ['tiny'],
-    models: [{ name: 'base', repo: null, source: 'embedded', created: 5 }] }) };
-  const models = await listModels({ sidecar });
-  assert.deepEqual(models.map((m) => m.id), ['whisper-1', 'base']);
-  assert.deepEqual(models.map((m) => m.created), [5, 5]);
-  const dead = { listModels: async () => { throw new Error('the sidecar exited'); } };
-  assert.deepEqual((await listModels({ sidecar: dead })).map((m) => [m.id, m.created]), [['whisper-1', 0], ['base', 0]]);
-  await vetModel('base', { sidecar });
-  await vetModel(undefined, { sidecar });
-  await vetModel('tiny', { sidecar, allowed: ['tiny'] });
-  await assert.rejects(vetModel('/srv/models/private-ct2', { sidecar }), (err) => err.statusCode === 400
-    && err.code === 'model_not_found');
-});
-
-test('languages: one list (relay/requests/languages.js) for every entry point, a region read as its language', () => {
-  const { languageCode } = require('../../relay/requests/languages');
-  assert.equal(languageCode('EN'), 'en');
-  assert.equal(languageCode('pt-BR'), 'pt');
-  assert.equal(languageCode('yue'), 'yue');
-  for (const unknown of ['xx', 'klingon', 'en-!!', 'en_US', '', 'auto', undefined, 42]) assert.equal(languageCode(unknown), null, unknown);
-  assert.deepEqual(parseOptions({ language: 'de-AT' }), { language: 'de' });
-  for (const language of ['xx', 'zz-ZZ']) {
-    assert.throws(() => parseOptions({ language }), (err) => err.statusCode === 400 && err.details.param === 'language');
-  }
-  assert.throws(() => parseOptions({ initial_prompt: 'a\u0000b' }), (err) => err.details.param === 'initial_prompt');
-});
-
-test('OpenAI\'s hosted model names run on the sidecar\'s default model, on every entry point (one list)', () => {
-  const { sidecarModel } = require('../../relay/requests/models');
-  for (const hosted of ['whisper-1', 'gpt-4o-transcribe', 'gpt-4o-mini-transcribe', undefined, '']) {
-    assert.equal(sidecarModel(hosted), undefined, hosted);
-  }
-  assert.equal(sidecarModel('tiny'), 'tiny');
-  assert.equal(sidecarModel('Systran/faster-whisper-small'), 'Systran/faster-whisper-small');
 });

@@ -8,10 +8,10 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const { parseOptions } = require('../../relay/requests/options');
-const { describeSidecarError, statusForJobError } = require('../../relay/errors');
+const { parseOptions } = require('../../../relay/requests/options');
+const { describeSidecarError, statusForJobError } = require('../../../relay/errors');
 
-const PROTOCOL = path.join(__dirname, '..', '..', 'sidecar', 'protocol');
+const PROTOCOL = path.join(__dirname, '..', '..', '..', 'sidecar', 'protocol');
 const read = (relative) => JSON.parse(fs.readFileSync(path.join(PROTOCOL, relative), 'utf8'));
 const common = read('common.json').$defs;
 const transcribe = read('methods/transcribe.json').$defs.params.properties;
@@ -33,7 +33,7 @@ function refused(options) {
 }
 
 test('every relay option is a transcribe param of the sidecar', () => {
-  const { OPTION_NAMES } = require('../../relay/requests/options');
+  const { OPTION_NAMES } = require('../../../relay/requests/options');
   for (const name of OPTION_NAMES) assert.ok(transcribe[name], `${name} is not in methods/transcribe.json`);
 });
 
@@ -96,7 +96,7 @@ test('the caller\'s-fault kinds are the 4xx ones, and the rest are not', () => {
 });
 
 test('the realtime silence_duration_ms range is stream_open\'s silence_ms', () => {
-  const { readSessionUpdate, DEFAULT_SETTINGS } = require('../../relay/realtime/protocol');
+  const { readSessionUpdate, DEFAULT_SETTINGS } = require('../../../relay/realtime/protocol');
   const { minimum, maximum } = read('methods/stream_open.json').$defs.params.properties.silence_ms;
   const update = (ms) => readSessionUpdate({ type: 'transcription_session.update',
     session: { turn_detection: { type: 'server_vad', silence_duration_ms: ms } } }, DEFAULT_SETTINGS);
