@@ -10,8 +10,14 @@
  * as a CDN would, so a browser player can read it. Also: parsePlaylist() for the tests.
  */
 
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const http = require('node:http');
+const { execFileSync } = require('node:child_process');
 const { Parser } = require('m3u8-parser');
+const { WebVTTParser } = require('webvtt-parser');
+const { ROOT, fixture } = require('./helpers');
 const { readSegments } = require('./live-servers');
 
 const TICKS = 90000;
@@ -126,4 +132,40 @@ function parsePlaylist(text) {
   return parser.manifest;
 }
 
-module.exports = { startCaptionsOrigin, shiftTimestamps, parsePlaylist };
+/**
+ * A fixture (tests/fixtures/audio/<file>) as MPEG-TS segments (tests/fixtures/make_streams.py)
+ * published once, one segment per `periodMs`, PTS as encoded and no discontinuity.
+ * Returns: {origin, close()} (close also removes the segments).
+ */
+async function publishFixture(file, { periodMs = 1000, initial = 2 } = {}) {
+  const streams = fs.mkdtempSync(path.join(os.tmpdir(), 'captions-origin-'));
+  execFileSync(path.join(ROOT, '.venv', 'bin', 'python'), ['-c',
+    'import sys; sys.path.insert(0, sys.argv[1]); import make_streams; make_streams.make_hls([sys.argv[2]], sys.argv[3])',
+    path.join(ROOT, 'tests', 'fixtures'), fixture(file), path.join(streams, 'hls')]);
+  const count = fs.readdirSync(path.join(streams, 'hls')).filter((name) => name.endsWith('.ts')).length;
+  const origin = await startCaptionsOrigin({ dir: streams, count, discontinuityAt: count, shiftsS: [0, 0], periodMs, initial });
+  return {
+    origin: origin.origin,
+    close: async () => {
+      await origin.close();
+      fs.rmSync(streams, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Every cue of a captions media playlist, each segment fetched by the URI the playlist lists.
+ * Returns: {playlist (parsed), uris, text (the cues' distinct texts, joined)}.
+ */
+async function captionCues(playlistUrl) {
+  const playlist = parsePlaylist(await (await fetch(playlistUrl)).text());
+  const cues = [];
+  for (const segment of playlist.segments) {
+    const response = await fetch(new URL(segment.uri, playlistUrl));
+    if (response.status !== 200) throw new Error(`${segment.uri} answered ${response.status}`);
+    cues.push(...new WebVTTParser().parse(await response.text(), 'metadata').cues);
+  }
+  return { playlist, uris: playlist.segments.map((s) => s.uri), text: [...new Set(cues.map((c) => c.text))].join(' ') };
+}
+
+module.exports = { startCaptionsOrigin, shiftTimestamps, parsePlaylist, publishFixture, captionCues };

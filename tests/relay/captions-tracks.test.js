@@ -9,13 +9,8 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
-const { WebVTTParser } = require('webvtt-parser');
-const { ROOT, fixture, fixtureText, startSidecar, startRelay, postJson, uploadFile, wordRecall } = require('./helpers');
-const { startCaptionsOrigin, parsePlaylist } = require('./captions-server');
+const { fixture, fixtureText, startSidecar, startRelay, postJson, uploadFile, wordRecall } = require('./helpers');
+const { publishFixture, captionCues, parsePlaylist } = require('./captions-server');
 
 const ENGLISH = 'Good morning. The weather is sunny and warm today. In the afternoon a strong wind comes from the west. Tomorrow it will rain all day.';
 const GERMAN = fixtureText('german');
@@ -24,15 +19,9 @@ const GERMAN_WORDS = /\b(guten|wetter|heute|sonnig|nachmittag|westen|morgen wird
 let sidecar;
 let relay;
 let origin;
-let streams;
 
 before(async () => {
-  streams = fs.mkdtempSync(path.join(os.tmpdir(), 'captions-tracks-'));
-  execFileSync(path.join(ROOT, '.venv', 'bin', 'python'), ['-c',
-    'import sys; sys.path.insert(0, sys.argv[1]); import make_streams; make_streams.make_hls([sys.argv[2]], sys.argv[3])',
-    path.join(ROOT, 'tests', 'fixtures'), fixture('german.flac'), path.join(streams, 'hls')]);
-  const count = fs.readdirSync(path.join(streams, 'hls')).filter((name) => name.endsWith('.ts')).length;
-  origin = await startCaptionsOrigin({ dir: streams, count, discontinuityAt: count, shiftsS: [0, 0], periodMs: 1000, initial: 2 });
+  origin = await publishFixture('german.flac');
   sidecar = await startSidecar();
   relay = await startRelay({ sidecar, config: { allowPrivateUrls: true } });
 });
@@ -41,21 +30,7 @@ after(async () => {
   if (relay) await relay.close();
   if (sidecar) await sidecar.stop();
   if (origin) await origin.close();
-  if (streams) fs.rmSync(streams, { recursive: true, force: true });
 });
-
-/** Every cue of a caption playlist (each segment fetched by the URI the playlist gives), de-duplicated. */
-async function cueText(playlistUrl) {
-  const playlist = parsePlaylist(await (await fetch(playlistUrl)).text());
-  assert.equal(playlist.endList, true);
-  const cues = [];
-  for (const segment of playlist.segments) {
-    const response = await fetch(new URL(segment.uri, playlistUrl));
-    assert.equal(response.status, 200, segment.uri);
-    cues.push(...new WebVTTParser().parse(await response.text(), 'metadata').cues);
-  }
-  return { text: [...new Set(cues.map((c) => c.text))].join(' '), uris: playlist.segments.map((s) => s.uri) };
-}
 
 test('translation: true on a live German stream: German finals, an English track, two renditions', async () => {
   const created = await postJson(relay.url, '/api/transcriptions', {
@@ -77,14 +52,16 @@ test('translation: true on a live German stream: German finals, an English track
   assert.ok(wordRecall(job.result.translation.text, ENGLISH) >= 0.4, `English: ${job.result.translation.text}`);
   assert.doesNotMatch(job.result.translation.text, GERMAN_WORDS);
 
-  const own = await cueText(`${base}/captions.m3u8`);
+  const own = await captionCues(`${base}/captions.m3u8`);
+  assert.equal(own.playlist.endList, true);
   assert.match(own.text, GERMAN_WORDS);
   assert.ok(wordRecall(own.text, GERMAN) >= 0.4, `German cues: ${own.text}`);
 
   // The English track through its signed URL: every segment URI keeps the track and the signature.
   const urls = await (await fetch(`${base}/captions/urls`)).json();
   assert.ok(urls.tracks && urls.tracks.en, JSON.stringify(urls));
-  const english = await cueText(urls.tracks.en.captions);
+  const english = await captionCues(urls.tracks.en.captions);
+  assert.equal(english.playlist.endList, true);
   assert.ok(english.uris.length > 0);
   for (const uri of english.uris) assert.match(uri, /^captions\.vtt\?seq=\d+&track=en&exp=\d+&sig=[0-9a-f]+$/);
   assert.ok(wordRecall(english.text, ENGLISH) >= 0.4, `English cues: ${english.text}`);

@@ -8,13 +8,8 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const os = require('node:os');
-const path = require('node:path');
-const { execFileSync } = require('node:child_process');
-const { WebVTTParser } = require('webvtt-parser');
-const { ROOT, fixture, startSidecar, startRelay, postJson, wordRecall } = require('./helpers');
-const { startCaptionsOrigin, parsePlaylist } = require('./captions-server');
+const { startSidecar, startRelay, postJson, wordRecall } = require('./helpers');
+const { publishFixture, captionCues, parsePlaylist } = require('./captions-server');
 
 const ENGLISH = 'Good morning. The weather is sunny and warm today. In the afternoon a strong wind comes from the west. Tomorrow it will rain all day.';
 const GERMAN_WORDS = /\b(guten|wetter|heute|sonnig|nachmittag|westen|morgen wird|regnen)\b/i;
@@ -22,15 +17,9 @@ const GERMAN_WORDS = /\b(guten|wetter|heute|sonnig|nachmittag|westen|morgen wird
 let sidecar;
 let relay;
 let origin;
-let streams;
 
 before(async () => {
-  streams = fs.mkdtempSync(path.join(os.tmpdir(), 'captions-german-'));
-  execFileSync(path.join(ROOT, '.venv', 'bin', 'python'), ['-c',
-    'import sys; sys.path.insert(0, sys.argv[1]); import make_streams; make_streams.make_hls([sys.argv[2]], sys.argv[3])',
-    path.join(ROOT, 'tests', 'fixtures'), fixture('german.flac'), path.join(streams, 'hls')]);
-  const count = fs.readdirSync(path.join(streams, 'hls')).filter((name) => name.endsWith('.ts')).length;
-  origin = await startCaptionsOrigin({ dir: streams, count, discontinuityAt: count, shiftsS: [0, 0], periodMs: 1000, initial: 2 });
+  origin = await publishFixture('german.flac');
   sidecar = await startSidecar();
   relay = await startRelay({ sidecar, config: { allowPrivateUrls: true } });
 });
@@ -39,7 +28,6 @@ after(async () => {
   if (relay) await relay.close();
   if (sidecar) await sidecar.stop();
   if (origin) await origin.close();
-  if (streams) fs.rmSync(streams, { recursive: true, force: true });
 });
 
 test('task "translate" on a live German stream: English captions', async () => {
@@ -54,13 +42,8 @@ test('task "translate" on a live German stream: English captions', async () => {
     if (!['queued', 'downloading', 'running'].includes(job.state)) break;
   }
   assert.equal(job.state, 'done', JSON.stringify(job.error));
-  const playlist = parsePlaylist(await (await fetch(`${base}/captions.m3u8`)).text());
+  const { playlist, text } = await captionCues(`${base}/captions.m3u8`);
   assert.equal(playlist.endList, true);
-  const cues = [];
-  for (const segment of playlist.segments) {
-    cues.push(...new WebVTTParser().parse(await (await fetch(`${base}/${segment.uri}`)).text(), 'metadata').cues);
-  }
-  const text = [...new Set(cues.map((c) => c.text))].join(' ');
   assert.ok(wordRecall(text, ENGLISH) >= 0.4, `English: ${text}`);
   assert.doesNotMatch(text, GERMAN_WORDS);
   const master = parsePlaylist(await (await fetch(`${base}/master.m3u8`)).text());
