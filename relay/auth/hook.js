@@ -4,7 +4,7 @@
  * The one onRequest hook that keys every route: deny by default. Open without a key are only the
  * routes marked `config: {auth: 'public'}` (the page's files, /healthz), /metrics unless
  * METRICS_REQUIRE_KEY, CORS preflights, and requests that match no route (they are 404 anyway).
- * A route added later without a marker is keyed, and tests/relay/auth.test.js checks every route.
+ * A route added later without a marker is keyed, and tests/relay/auth/routes.test.js checks every route.
  */
 
 const PUBLIC = 'public';

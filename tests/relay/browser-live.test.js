@@ -13,7 +13,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { ARTIFACTS, fixtureText, startSidecar, startRelay, tempDir, wordRecall } = require('./helpers');
-const { wav } = require('./realtime-helpers');
+const { wav } = require('./realtime/helpers');
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',

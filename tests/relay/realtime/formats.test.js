@@ -10,11 +10,11 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { fixtureText, wordRecall } = require('./helpers');
-const { decodeG711 } = require('../../relay/realtime/g711');
+const { fixtureText, wordRecall } = require('../helpers');
+const { decodeG711 } = require('../../../relay/realtime/g711');
 const {
   TYPES, byType, checkItems, pcm24k, g711, g711Silence, startStack, connect, sendPcm, silence, runPython,
-} = require('./realtime-helpers');
+} = require('./helpers');
 
 const G711 = { realTime: true, bytesPerS: 8000 }; // 8 kHz, a byte a sample
 

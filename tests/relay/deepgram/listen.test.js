@@ -14,8 +14,8 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { DeepgramClient } = require('@deepgram/sdk');
-const { startSidecar, startRelay, fixture, fixtureText, wordRecall, tempDir, ROOT } = require('./helpers');
-const { pcm24k, g711, SdkWebSocket, runPython } = require('./realtime-helpers');
+const { startSidecar, startRelay, fixture, fixtureText, wordRecall, tempDir, ROOT } = require('../helpers');
+const { pcm24k, g711, SdkWebSocket, runPython } = require('../realtime/helpers');
 
 const KEY = `dg-${crypto.randomBytes(16).toString('hex')}`;
 

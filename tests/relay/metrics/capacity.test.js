@@ -6,7 +6,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { EventEmitter } = require('node:events');
-const { createMetrics } = require('../../relay/metrics');
+const { createMetrics } = require('../../../relay/metrics');
 
 function value(text, name, labels) {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`) || l === `${name} ${l.split(' ').pop()}`);

@@ -10,10 +10,10 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startRelay, fixtureText, wordRecall } = require('./helpers');
+const { startRelay, fixtureText, wordRecall } = require('../helpers');
 const {
   TYPES, pcm24k, tlsFront, connect, sendPcm, silence, SdkWebSocket, byType, checkItems, startStack,
-} = require('./realtime-helpers');
+} = require('./helpers');
 
 let stack;
 let sidecar;

@@ -11,10 +11,10 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { tempDir } = require('./helpers');
-const { KeyRing, keyId, parseKeysFile } = require('../../relay/auth/keys');
-const { isLoopback, exposureProblem, keysBanner } = require('../../relay/auth/exposure');
-const { loadConfig } = require('../../relay/config');
+const { tempDir } = require('../helpers');
+const { KeyRing, keyId, parseKeysFile } = require('../../../relay/auth/keys');
+const { isLoopback, exposureProblem, keysBanner } = require('../../../relay/auth/exposure');
+const { loadConfig } = require('../../../relay/config');
 
 const A = 'a'.repeat(16) + crypto.randomBytes(8).toString('hex');
 const ADMIN = 'admin-'.repeat(4);

@@ -14,8 +14,8 @@ const path = require('node:path');
 const tls = require('node:tls');
 const OpenAI = require('openai');
 const { OpenAIRealtimeWS } = require('openai/realtime/ws');
-const { findPythonSync } = require('../../node_bridge');
-const { ROOT, AUDIO, tempDir, startSidecar, startRelay } = require('./helpers');
+const { findPythonSync } = require('../../../node_bridge');
+const { ROOT, AUDIO, tempDir, startSidecar, startRelay } = require('../helpers');
 
 /** The `ws` WebSocket class the SDK's realtime client uses (for the raw frames the SDK cannot send). */
 const SdkWebSocket = require(require.resolve('ws', { paths: [path.dirname(require.resolve('openai'))] }));

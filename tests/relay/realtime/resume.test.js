@@ -11,10 +11,10 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { startRelay, fixtureText, wordRecall } = require('./helpers');
+const { startRelay, fixtureText, wordRecall } = require('../helpers');
 const {
   TYPES, byType, checkItems, pcm24k, startStack, connect, connectWs, sendPcm, silence,
-} = require('./realtime-helpers');
+} = require('./helpers');
 
 const KEY_A = `rt-a-${crypto.randomBytes(16).toString('hex')}`;
 const KEY_B = `rt-b-${crypto.randomBytes(16).toString('hex')}`;

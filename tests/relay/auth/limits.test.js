@@ -10,8 +10,8 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { AUDIO, fixture, tempDir, startSidecar, startRelay } = require('./helpers');
-const { newKey, call, audioForm, until } = require('./keyed');
+const { AUDIO, fixture, tempDir, startSidecar, startRelay } = require('../helpers');
+const { newKey, call, audioForm, until } = require('../keyed');
 
 const A = newKey('a');
 const B = newKey('b');

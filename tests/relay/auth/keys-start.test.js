@@ -10,9 +10,9 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { tempDir } = require('./helpers');
-const { newKey, call, spawnRelay, until } = require('./keyed');
-const { keyId } = require('../../relay/auth/keys');
+const { tempDir } = require('../helpers');
+const { newKey, call, spawnRelay, until } = require('../keyed');
+const { keyId } = require('../../../relay/auth/keys');
 
 test('no keys and HOST=0.0.0.0: relay.js exits non-zero with one line that names the fix', async () => {
   const relay = spawnRelay({ HOST: '0.0.0.0', PORT: '0', DATA_DIR: tempDir() });
