@@ -62,6 +62,7 @@ class Config:
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
     max_streams: int = 16  # live streams open at once
+    live_context_s: float = 8.0  # WHISPER_LIVE_CONTEXT_S: final audio a live decode hears again (0: none, cheapest)
     max_audio_s: float = 43200.0  # MAX_AUDIO_S: the longest file transcribed (12 h); 0: no limit
     window_s: float = 120.0  # a file is decoded and transcribed this many seconds at a time
     hub_offline: bool = False  # HF_HUB_OFFLINE: a model not cached is not looked for on the hub
@@ -92,6 +93,7 @@ class Config:
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
             max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
+            live_context_s=min(20.0, max(0.0, _number(env, "WHISPER_LIVE_CONTEXT_S", 8.0, float))),
             max_audio_s=max(0.0, _number(env, "MAX_AUDIO_S", 43200.0, float)),
             window_s=max(30.0, _number(env, "WHISPER_WINDOW_S", 120.0, float)),
             hub_offline=_flag(env, "HF_HUB_OFFLINE", False),

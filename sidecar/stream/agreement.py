@@ -17,8 +17,8 @@ from typing import List, Optional
 
 _PUNCT = re.compile(r"[^\w\s]")
 SLACK_S = 0.1  # a word starting this much before the last final's end is still taken as new
-DEDUP_REACH_S = 1.0  # how near the last final a hypothesis must start for its head to be checked
-DEDUP_WORDS = 5  # the longest run of final words looked for again at a hypothesis' head
+DEDUP_REACH_S = 2.0  # how near the last final a hypothesis must start for its head to be checked
+DEDUP_WORDS = 12  # the longest run of final words looked for again at a hypothesis head (a context re-aligns them)
 
 
 def norm(text: str) -> str:

@@ -41,14 +41,17 @@ PARTIAL_BEAM = 1  # greedy: a partial is replaced within a second anyway
 
 class StreamManager:
     def __init__(self, engine, notify: Notify, max_streams: int = 16,
-                 clock: Callable[[], float] = time.monotonic, capacity: Optional[Capacity] = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, capacity: Optional[Capacity] = None,
+                 context_s: Optional[float] = None) -> None:
         """
         Args:
             engine: the sidecar's Engine (models, device decision, CUDA fallback).
             notify: (method, params) for ``segment`` and ``status`` notifications.
             capacity: what the worker measures about itself (a fresh one by default).
+            context_s: final audio each decode hears again (session.CONTEXT_S by default).
         """
         self._engine = engine
+        self._context_s = context_s
         self.capacity = capacity or Capacity(clock)
         self._notify = notify
         self._max = max_streams
@@ -75,7 +78,8 @@ class StreamManager:
                                 open_streams=len(self._streams))
             self.capacity.check_open(len(self._streams), max((s.lag_s() for s in self._streams.values()), default=0.0))
             stream_id = f"s{next(self._ids)}"
-            stream = LiveStream(stream_id, options, self._notify, clock=self._clock, capacity=self.capacity)
+            stream = LiveStream(stream_id, options, self._notify, clock=self._clock, capacity=self.capacity,
+                                context_s=self._context_s)
             decoder = make_decoder(
                 options.format,
                 on_audio=lambda samples: self._on_audio(stream, samples),

@@ -22,6 +22,7 @@ from .step import Piece, StepResult, WordTime
 FORCE_COMMIT_S = 20.0  # an open stretch this long commits even what is not yet stable
 END_MARGIN_S = 0.3  # a phrase ending this near the window's end may still grow
 EPS = 1e-6
+EDGE_S = 0.5  # a word ending this long before the commit point is a final word heard again
 
 
 @dataclass(frozen=True)
@@ -32,29 +33,30 @@ class Decision:
 
 def after_context(result: StepResult, context_s: float) -> StepResult:
     """A decode of a window that starts ``context_s`` before the commit point, as if it started at the
-    commit point: times moved back, and the words said in the context (already final) left out. A word
-    belongs to the context when most of it lies there."""
+    commit point: times moved back, and the words said in the context (already final) left out. The
+    aligner places words differently in each window, so time alone cannot tell: a word ending more than
+    EDGE_S before the commit point is left out; one after that is kept and starts at the commit point at
+    the earliest (a first word stretched back over the silence before it), and the hypothesis buffer
+    drops the final words among them by their text (agreement.py)."""
     if context_s <= 0:
         return result
     pieces = []
     for p in result.pieces:
-        words = tuple(WordTime(round(w.start - context_s, 3), round(w.end - context_s, 3), w.text, w.probability)
-                      for w in p.words if (w.start + w.end) / 2 >= context_s)
+        words = tuple(WordTime(max(0.0, round(w.start - context_s, 3)), max(0.0, round(w.end - context_s, 3)), w.text,
+                               w.probability) for w in p.words if w.end - context_s > -EDGE_S)
         end = round(p.end - context_s, 3)
         if (p.words and not words) or (not p.words and end <= 0):
             continue
-        start = max(0.0, round(p.start - context_s, 3))
-        if words:
-            start = min(max(start, 0.0), max(0.0, words[0].start))
-            text = "".join(w.text for w in words) if len(words) < len(p.words) else p.text
-        else:
-            text = p.text
+        start = words[0].start if words else max(0.0, round(p.start - context_s, 3))
+        text = "".join(w.text for w in words) if len(words) < len(p.words) else p.text
         pieces.append(Piece(start, max(start, end), text, p.finished, words))
     return replace(result, pieces=pieces)
 
 
-def words_of(pieces: List[Piece], offset_s: float) -> List[Word]:
-    """The decode's words in absolute seconds; a phrase without word times counts as one word."""
+def words_of(pieces: List[Piece], offset_s: float, onset_s: Optional[float] = None) -> List[Word]:
+    """The decode's words in absolute seconds; a phrase without word times counts as one word. No word
+    starts before ``onset_s``, where the VAD heard speech begin: the aligner stretches a phrase's first
+    word back over the silence before it."""
     out: List[Word] = []
     for p in pieces:
         if p.words:
@@ -62,6 +64,8 @@ def words_of(pieces: List[Piece], offset_s: float) -> List[Word]:
                        for w in p.words)
         elif p.text.strip():
             out.append(Word(round(offset_s + p.start, 3), round(offset_s + p.end, 3), p.text))
+    if onset_s is not None:
+        out = [w if w.start >= onset_s else Word(onset_s, max(w.end, onset_s), w.text, w.probability) for w in out]
     return out
 
 

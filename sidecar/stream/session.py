@@ -41,7 +41,8 @@ MIN_WINDOW_S = 1.0  # an open stretch shorter than this is not decoded yet (Whis
 FORCE_COMMIT_S = policy.FORCE_COMMIT_S
 PAD_S = 0.25  # audio kept before speech starts and after it ends
 HEARD_S = 0.5  # this much speech in a window that decodes to no text makes it a `decode_failed` gap
-CONTEXT_S = 5.0  # final audio before the commit point heard again with the open stretch (see README)
+# final audio heard again before the window (Whisper mishears words at a window's edge; README, live)
+CONTEXT_S = 8.0
 PROMPT_CHARS = 200  # committed text given to Whisper as context
 STATUS_EVERY_S = 1.0
 
@@ -51,11 +52,12 @@ Notify = Callable[[str, dict], None]
 class LiveStream:
     def __init__(self, stream_id: str, options: StreamOptions, notify: Notify,
                  clock: Callable[[], float] = time.monotonic, capacity: Optional[Capacity] = None,
-                 speech: Optional[SpeechTracker] = None) -> None:
+                 speech: Optional[SpeechTracker] = None, context_s: Optional[float] = None) -> None:
         """
         Args:
             capacity: the stream worker's meter (loops, failed decodes, audio received are counted there).
             speech: what hears speech (by default Silero VAD, or none when ``options.vad`` is false).
+            context_s: final audio each decode hears again (CONTEXT_S by default).
         """
         self.id = stream_id
         self.options = options
@@ -69,7 +71,8 @@ class LiveStream:
         self.fallback_reason: Optional[str] = None
         self.failure: Optional[str] = None
         self.stats = StreamStats()
-        self.timeline = Timeline(max(PAD_S, CONTEXT_S))
+        self._context_s = CONTEXT_S if context_s is None else context_s
+        self.timeline = Timeline(max(PAD_S, self._context_s))
         self.out = Output(stream_id, notify, self.timeline.time_of, options.partials, options.word_timestamps)
         self.speech = speech or SpeechTracker(StreamingVad() if options.vad else None, options.silence_s)
         self.hyp = HypothesisBuffer()
@@ -141,7 +144,8 @@ class LiveStream:
             tl = self.timeline
             if tl.committed >= tl.received and not tl.breaks:
                 return None
-            limit = min(tl.limit(), tl.committed + int(MAX_WINDOW_S * SR))
+            context = self._context()  # heard with the stretch: the two fit one 30-s window
+            limit = min(tl.limit(), tl.committed + int(MAX_WINDOW_S * SR) - context)
             if not self.speech.pending_after(tl.committed):
                 return None
             closing = (self._closed_at is not None or (tl.breaks and limit == tl.breaks[0].at)
@@ -151,7 +155,7 @@ class LiveStream:
                 if end <= tl.committed:
                     return None
                 due = self._due_since if self._due_since is not None else now
-                return Plan(tl.committed, end, True, due, self._generation, context=self._context())
+                return Plan(tl.committed, end, True, due, self._generation, context=context)
             catching_up = self.input_ended or limit < tl.received  # more audio waits than one window takes
             # STEP_S of audio no decode has seen yet (not "since the last decode ran": audio that came
             # in during a decode counts, or a writer waiting for the lag to fall would wait forever)
@@ -160,7 +164,7 @@ class LiveStream:
                 return None
             thinned = 0 if catching_up else int(min(fresh / SR, STEP_S * step_factor) / STEP_S) - 1
             return Plan(tl.committed, limit, False, self._last_audio_at or now, self._generation, max(0, thinned),
-                        self._context())
+                        context)
 
     def _settle(self) -> None:
         """Close a stretch after a pause; pass silence and breaks that need no decode."""
@@ -246,7 +250,7 @@ class LiveStream:
             return self.timeline.window(plan.start - plan.context, plan.end)
 
     def _context(self) -> int:
-        return self.timeline.context(int(CONTEXT_S * SR))
+        return self.timeline.context(int(self._context_s * SR))
 
     def prompt(self) -> Optional[str]:
         """The finals said before the window (its context included) as Whisper's prompt."""
@@ -267,7 +271,7 @@ class LiveStream:
                 self.language, self.language_probability = result.language, result.language_probability
             self.timeline.decoded_to = max(self.timeline.decoded_to, plan.end)
             result = policy.after_context(result, plan.context / SR)
-            words = policy.words_of(result.pieces, plan.start / SR)
+            words = policy.words_of(result.pieces, plan.start / SR, self.speech.onset_s(plan.start, int(PAD_S * SR)))
             verdict = guards.check(words, result.avg_logprob, (plan.end - plan.start) / SR)
             if verdict.loop:
                 log.info("stream %s: a loop at word %d of %r", self.id, verdict.keep,

@@ -95,6 +95,14 @@ class SpeechTracker:
             return end > start
         return any(r[0] < end and r[1] > start for r in self.runs)
 
+    def onset_s(self, index: int, pad: int) -> Optional[float]:
+        """Seconds where the first speech the VAD heard after ``index`` starts, less ``pad`` samples (no
+        word of a decode from ``index`` starts before it); None without a VAD or speech."""
+        if self._vad is None:
+            return None
+        starts = [max(r[0], index) for r in self.runs if r[1] > index]
+        return max(index, min(starts) - pad) / SR if starts else None
+
     def speech_in(self, start: int, end: int) -> float:
         """Seconds of speech the VAD heard between two indexes (without a VAD: all of it)."""
         if self._vad is None:

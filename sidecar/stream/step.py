@@ -18,13 +18,16 @@ import numpy as np
 
 SR = 16000
 MAX_WINDOW_S = 30.0
-ENCODE_FLOOR_S = 4.0  # shorter encoder windows loop on a second of speech (5 of 20 clips at 3 s, 0 at 4 s)
+# Shorter encoder windows loop on a second of speech (5 of 20 clips at 3 s, 0 at 4 s), and a window
+# shorter than ~8 s mishears its first words ("The Long Whirl" for "Hello world" at a stream's start).
+ENCODE_FLOOR_S = 10.0
 TAIL_PAD_S = 2.0  # silence after the audio: without it 21 of 28 windows looped, with 1 s 3, with 2 s none
 # Below these, a window is taken for silence or noise (faster-whisper's defaults).
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
 _PREPEND = "\"'“¿([{-"
 _APPEND = "\"'.。,，!！?？:：”)]}、"
+_SENTENCE_END = (".", "!", "?", "。", "！", "？")
 _UNSPACED = {"zh", "ja", "th", "lo", "my", "yue"}  # faster-whisper splits these into characters
 
 
@@ -119,7 +122,7 @@ def decode_batch(model, windows: Sequence[Window], *, language: Optional[str], t
         tokens = result.sequences_ids[0]
         avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
         no_speech = result.no_speech_prob > NO_SPEECH_THRESHOLD and avg_logprob < LOG_PROB_THRESHOLD
-        made = [] if no_speech else _with_words(tokenizer, pieces, words)
+        made = [] if no_speech else _untangled(_with_words(tokenizer, pieces, words))
         out.append(StepResult(made, language, float(language_probability), no_speech, float(avg_logprob)))
     return out
 
@@ -175,6 +178,29 @@ def _align(model, tokenizer, encoder_output, token_lists: List[List[int]], frame
             continue
         merge_punctuations(alignment, _PREPEND, _APPEND)
         out.append(alignment)
+    return out
+
+
+def _untangled(pieces: List[Piece]) -> List[Piece]:
+    """Words the aligner stretched over silence, trimmed as faster-whisper trims them: a phrase's first
+    word, or one after a sentence's end, starts at most twice the median word length before its end; a
+    sentence's last word ends at most that long after its start. (Without it a phrase after a pause was
+    timed seconds early: its first word began where the silence did.)"""
+    lengths = sorted(w.end - w.start for p in pieces for w in p.words if w.end > w.start)
+    if not lengths:
+        return pieces
+    longest = 2 * min(0.7, lengths[len(lengths) // 2])
+    out = []
+    for p in pieces:
+        words = list(p.words)
+        for i, w in enumerate(words):
+            if w.end - w.start <= longest:
+                continue
+            if i == 0 or words[i - 1].text.rstrip().endswith(_SENTENCE_END):
+                words[i] = w = WordTime(round(w.end - longest, 3), w.end, w.text, w.probability)
+            elif w.text.rstrip().endswith(_SENTENCE_END):
+                words[i] = WordTime(w.start, round(w.start + longest, 3), w.text, w.probability)
+        out.append(Piece(p.start, p.end, p.text, p.finished, tuple(words)))
     return out
 
 

@@ -269,3 +269,28 @@ def test_final_audio_heard_again_before_the_window_gives_its_words_once():
     stream.apply(again, _words_result(_said("hello world this is a test of", start=0.0)), decode_s=0.1)
     texts = [f["text"] for f in _finals(sent)]
     assert texts == [" hello world", " this is", " a test"], "each word final once, in order"
+
+
+def test_the_context_follows_whisper_live_context_s():
+    from sidecar.config import Config
+
+    assert Config.from_env({}).live_context_s == 8.0
+    assert Config.from_env({"WHISPER_LIVE_CONTEXT_S": "0"}).live_context_s == 0.0
+    assert Config.from_env({"WHISPER_LIVE_CONTEXT_S": "99"}).live_context_s == 20.0, "clamped"
+    for context_s, heard in ((0.0, 0), (2.0, 2 * SR)):
+        stream = LiveStream("s1", StreamOptions(vad=False, language="en"), lambda m, p: None, context_s=context_s)
+        _decode(stream, 3.0, _words_result(_said("hello world", finished=True, end=2.9)), now=0.0)
+        _decode(stream, 1.0, _words_result(_said("hello world", finished=True, end=2.9), _said("this", start=3.0)), now=1.0)
+        stream.add_audio(np.zeros(SR, dtype=np.float32))
+        plan = stream.plan(now=2.0)
+        assert stream.committed == int(2.9 * SR) and plan.context == heard
+
+
+def test_a_window_with_its_context_is_never_longer_than_whisper_takes():
+    stream, _ = _stream()
+    _decode(stream, 3.0, _words_result(_said("hello world", finished=True, end=2.9)), now=0.0)
+    _decode(stream, 1.0, _words_result(_said("hello world", finished=True, end=2.9), _said("this", start=3.0)), now=1.0)
+    stream.add_audio(np.zeros(40 * SR, dtype=np.float32))  # a writer far ahead of real time
+    plan = stream.plan(now=2.0)
+    assert plan.context > 0 and plan.end - plan.start + plan.context <= 30 * SR
+    assert stream.window(plan).size <= 30 * SR

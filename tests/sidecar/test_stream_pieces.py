@@ -209,3 +209,41 @@ def test_capacity_thins_partials_when_loaded_and_counts_what_the_relay_shows():
     assert snap["batch_sizes"] == {"2": 20} and snap["partials_thinned"] == 3 and snap["loops"] == 1
     clock.t += cap.WINDOW_S + 1
     assert meter.figures()["load"] == 0.0, "measures older than the window are forgotten"
+
+
+# ---- word times: stretched words, speech onset, the context's words -------------------------------
+from sidecar.stream import policy  # noqa: E402
+from sidecar.stream.step import Piece, StepResult, WordTime, _untangled  # noqa: E402
+
+
+def test_a_first_word_stretched_over_silence_is_trimmed_to_twice_the_median_word():
+    words = (WordTime(0.0, 3.5, " Hello"), WordTime(3.5, 3.9, " world."), WordTime(3.9, 4.2, " This"),
+             WordTime(4.2, 4.5, " is"), WordTime(4.5, 9.0, " it."))
+    piece = _untangled([Piece(0.0, 9.0, " Hello world. This is it.", True, words)])[0]
+    longest = 2 * 0.4  # the median word is 0.4 s
+    assert piece.words[0].start == pytest.approx(3.5 - longest) and piece.words[0].end == 3.5
+    assert piece.words[-1].end == pytest.approx(4.5 + longest), "a sentence's last word stretched after it"
+    assert piece.words[1:4] == words[1:4]
+
+
+def test_no_word_starts_before_the_speech_the_vad_heard():
+    pieces = [Piece(0.0, 2.0, " hello world", True, (WordTime(0.2, 1.5, " hello"), WordTime(1.5, 2.0, " world")))]
+    words = policy.words_of(pieces, 10.0, onset_s=11.2)
+    assert [(w.start, w.end) for w in words] == [(11.2, 11.5), (11.5, 12.0)]
+    assert policy.words_of(pieces, 10.0)[0].start == 10.2
+
+
+def test_the_context_s_words_are_left_out_and_a_word_across_the_commit_point_kept():
+    words = (WordTime(0.5, 1.0, " said"), WordTime(1.0, 2.8, " before."), WordTime(2.9, 3.4, " The"),
+             WordTime(3.4, 4.0, " next"))
+    result = StepResult([Piece(0.0, 4.0, " said before. The next", False, words)], "en", 1.0, False)
+    after = policy.after_context(result, 3.0)
+    # "said" ended long before the commit point: context; "before." ends just before it: kept for the
+    # hypothesis buffer to drop by its text; "The" starts before it: kept, from the commit point on
+    assert [w.text for w in after.pieces[0].words] == [" before.", " The", " next"]
+    assert [(w.start, w.end) for w in after.pieces[0].words] == [(0.0, 0.0), (0.0, 0.4), (0.4, 1.0)]
+    buffer = HypothesisBuffer()
+    buffer.insert([Word(9.0, 9.5, " said"), Word(9.5, 10.0, " before.")])
+    buffer.take(2)
+    buffer.insert(policy.words_of(after.pieces, 10.0))
+    assert [w.text for w in buffer.pending] == [" The", " next"], "the final word heard again is dropped"
