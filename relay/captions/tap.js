@@ -3,7 +3,7 @@
 /**
  * Where a live HLS source's chunks pass on their way to the sidecar, so the captions can learn which
  * source segments (sequence, duration, first PTS) the job's stream time is made of (issue 21).
- * relay/live/index.js wraps an HLS reader's chunks in observeChunks(signal, chunks); the captions'
+ * relay/sources/index.js wraps an HLS reader's chunks in observeChunks(signal, chunks); the captions'
  * recorder (./timeline.js) listens and tells jobs apart by their AbortSignal. The chunks go on
  * unchanged, and a listener that throws never stops the stream.
  */

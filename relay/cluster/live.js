@@ -3,7 +3,7 @@
 /**
  * Live streams in distributed mode, on the worker that holds the job.
  *
- * A URL job's first answer tells its kind (relay/live): a finite file is downloaded and transcribed
+ * A URL job's first answer tells its kind (relay/sources): a finite file is downloaded and transcribed
  * like an upload; HLS or endless HTTP audio runs as a LiveJob (relay/jobs/run.js) on one of this
  * worker's sidecars, for as long as the stream plays, holding its BullMQ job (and its lock).
  *

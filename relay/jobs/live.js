@@ -1,7 +1,7 @@
 'use strict';
 
 /**
- * One live job: a source's chunks (relay/live) written to a sidecar stream as they come, its final
+ * One live job: a source's chunks (relay/sources) written to a sidecar stream as they come, its final
  * segments stored as they come, its partials and lag passed on.
  *
  * - A writer ahead of real time (a VOD playlist, a file that is already long) waits while the

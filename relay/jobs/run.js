@@ -7,7 +7,7 @@
  */
 
 const fs = require('node:fs');
-const { openSource } = require('../live');
+const { openSource } = require('../sources');
 const { LiveJob } = require('./live');
 const { statusOf, segmentOf } = require('./model');
 const { HttpError } = require('../errors');
@@ -66,7 +66,7 @@ async function runJob(job, sidecar, sink) {
   return { result, processingS: (Date.now() - began) / 1000 };
 }
 
-/** A URL or a followed file opened (relay/live); its kind and a download's progress told as they come. */
+/** A URL or a followed file opened (relay/sources); its kind and a download's progress told as they come. */
 async function openJobSource(job, sink) {
   const { config, signal, emit } = sink;
   const input = job.input;

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { fixture, fixtureText, tempDir, startSidecar, startRelay, postJson, followJob, wordRecall, HELLO_MIN_RECALL } = require('./helpers');
-const { openSource } = require('../../relay/live');
+const { openSource } = require('../../relay/sources');
 const { isPrivateAddress } = require('../../relay/net/policy');
 
 let sidecar;

@@ -13,7 +13,7 @@ const http = require('node:http');
 const path = require('node:path');
 const { buildRelay } = require('../../relay/app');
 const { loadConfig } = require('../../relay/config');
-const { openSource } = require('../../relay/live');
+const { openSource } = require('../../relay/sources');
 const { isPrivateAddress } = require('../../relay/net/policy');
 const { StubSidecar, spyOnReads, mediaWithTraps, rawUpload, filesUnder, until, HELLO, SECRET } = require('./relay-fixtures');
 

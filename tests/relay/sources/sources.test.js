@@ -1,7 +1,7 @@
 'use strict';
 
 /**
- * relay/live: real HTTP against the servers in ./live-servers.js (127.0.0.1, port 0), real files
+ * relay/sources: real HTTP against the servers in ./live-servers.js (127.0.0.1, port 0), real files
  * for the growing-file source. Media from tests/fixtures/make_streams.py.
  */
 
@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: delay } = require('node:timers/promises');
-const { openSource, vetUrl } = require('../../../relay/live');
+const { openSource, vetUrl } = require('../../../relay/sources');
 const { makeStreams, startMediaServer, FMP4_INIT, fmp4Fragment } = require('../live-servers');
 
 let server;
