@@ -181,7 +181,9 @@ class LiveJob {
   }
 
   onSegment(segment, track = null) {
-    const shifted = { ...segment, start: round(segment.start + this.offsetS), end: round(segment.end + this.offsetS) };
+    const shift = (seconds) => round(seconds + this.offsetS); // the stream's time to the job's
+    const shifted = { ...segment, start: shift(segment.start), end: shift(segment.end) };
+    if (Array.isArray(segment.words)) shifted.words = segment.words.map((w) => ({ ...w, start: shift(w.start), end: shift(w.end) }));
     if (track) {
       if (segment.final) this.addFinal(shifted, track); // a second track's partials go nowhere
       return;

@@ -14,6 +14,7 @@ const { Database } = require('node-sqlite3-wasm');
 const { JobStore } = require('../../../relay/store');
 const { parseOptions, refuseLiveOnly } = require('../../../relay/requests/options');
 const { openTracks, TRANSLATION } = require('../../../relay/jobs/tracks');
+const { LiveJob } = require('../../../relay/jobs/live');
 const { tempDir, startSidecar } = require('../helpers');
 
 let sidecar;
@@ -43,6 +44,30 @@ test('the store keeps a final\'s words, and a second track apart from the job\'s
     assert.deepEqual(store.segments('job1', TRANSLATION).map((s) => [s.id, s.text]), [[0, ' Good morning']]);
     store.delete('job1');
     assert.deepEqual(store.segments('job1', TRANSLATION), [], 'deleting the job deletes its second track too');
+  } finally {
+    store.close();
+  }
+});
+
+test('a LiveJob keeps its finals\' words in the job\'s time, and a second track\'s finals apart and unsent', () => {
+  const store = new JobStore(path.join(tempDir(), 'relay.sqlite'));
+  try {
+    const job = store.insert({ id: 'job2', source: 'url', live: true, options: { language: 'de', translation: true } });
+    const events = [];
+    const live = new LiveJob({ job, source: { kind: 'hls' }, sidecar: null, store, emit: (type, data) => events.push({ type, data }),
+      signal: new AbortController().signal, log: console, offsetS: 5 }); // a stream resumed 5 s into the job
+    live.onSegment({ start: 0, end: 0.9, text: ' Guten Morgen', final: true, words: WORDS });
+    live.onSegment({ start: 0, end: 0.9, text: ' Good', final: false }, TRANSLATION);
+    live.onSegment({ start: 0, end: 0.9, text: ' Good morning', final: true }, TRANSLATION);
+    const [own] = store.segments('job2');
+    assert.deepEqual(own.words.map((w) => [w.start, w.end]), [[5.1, 5.4], [5.4, 5.9]]);
+    assert.deepEqual(store.segments('job2', TRANSLATION).map((s) => [s.start, s.end, s.text]), [[5, 5.9, ' Good morning']]);
+    assert.deepEqual(events.map((e) => e.data.text), [' Guten Morgen'], 'only the job\'s own final is an event');
+    const result = live.result([{ timings: { transcribe_s: 1 }, duration: 1, translated: { timings: { transcribe_s: 0.5 } } }]);
+    assert.equal(result.text, 'Guten Morgen');
+    assert.deepEqual([result.translation.language, result.translation.text], ['en', 'Good morning']);
+    assert.equal(result.timings.transcribe_s, 1.5, 'the decode time counts both streams');
+    assert.equal(result.translation.timings.transcribe_s, 0.5);
   } finally {
     store.close();
   }
