@@ -17,6 +17,9 @@ const { jobView } = require('../responses/views');
 const { ownerOf, visibleJob, listOwner } = require('../auth/ownership');
 const { liveAdmission } = require('../auth/limits');
 
+/** Why a sidecar refuses a live stream at its open: its measured capacity, or WHISPER_MAX_STREAMS open. */
+const REFUSED_AT_OPEN = ['capacity', 'queue_full'];
+
 const MB = 1024 * 1024;
 const KIND_WAIT_MS = 5000;
 const LIVE_KEYS = ['url', 'path', 'follow', 'from', 'max_duration_s', 'idle_timeout_s', 'follow_idle_s'];
@@ -40,8 +43,10 @@ async function transcriptionRoutes(app, { config, runner, store, sidecar }) {
       admitLive({ owner: ownerOf(request) });
       const created = runner.submitSource({ ...input.read, owner: ownerOf(request) });
       const job = await runner.waitForKind(created.id, KIND_WAIT_MS);
-      if (job && job.state === 'error' && job.error && job.error.code === 'capacity') {
-        store.delete(job.id); // refused, not accepted: no job is left behind
+      // the sidecar refused the stream (its measured capacity, or WHISPER_MAX_STREAMS open): not accepted,
+      // so no job is left behind, and the caller is told when to try again
+      if (job && job.state === 'error' && job.error && REFUSED_AT_OPEN.includes(job.error.code)) {
+        store.delete(job.id);
         throw capacityRefused(job.error);
       }
       reply.code(202).header('location', `/api/transcriptions/${job.id}`);

@@ -110,3 +110,27 @@ test('openTracks on the real sidecar: the second stream refused, the first is cl
   const result = await tracks.close();
   assert.equal(result.translated, undefined);
 });
+
+test('a live POST the sidecar refuses for its open streams (WHISPER_MAX_STREAMS) gets 503 with Retry-After, and no job', async () => {
+  const { startRelay } = require('../helpers');
+  const { makeStreams, startMediaServer } = require('../live-servers');
+  const media = await startMediaServer({ dir: makeStreams() });
+  const held = await sidecar.openStream({ format: 'pcm_s16le' }, { onSegment: () => {}, onStatus: () => {} }); // the one stream it takes
+  const relay = await startRelay({ sidecar, config: { allowPrivateUrls: true } });
+  try {
+    const response = await fetch(`${relay.url}/api/transcriptions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: `${media.origin}/endless.mp3` }),
+    });
+    const body = await response.json();
+    assert.equal(response.status, 503, JSON.stringify(body));
+    assert.equal(body.error.code, 'capacity', 'a refusal for capacity, whichever limit the sidecar hit');
+    assert.match(body.error.message, /1 streams are open already/);
+    assert.ok(Number(response.headers.get('retry-after')) >= 1, 'the caller is told when to try again');
+    const list = await (await fetch(`${relay.url}/api/transcriptions`)).json();
+    assert.deepEqual(list.jobs, [], 'a refused stream leaves no job behind');
+  } finally {
+    await relay.close();
+    await held.close();
+    await media.close();
+  }
+});
