@@ -14,7 +14,7 @@
 
 const { randomUUID } = require('node:crypto');
 const { HttpError } = require('../errors');
-const { now, FINAL_STATES } = require('../store');
+const { now, FINAL_STATES } = require('../jobs/store');
 const { queueNameFor } = require('./redis');
 const { signMediaUrl } = require('./signing');
 const { fromQueueJob, returnedResult } = require('./records');
@@ -31,7 +31,7 @@ const KEEP_FINISHED_S = 7 * 86400;
 class ClusterRunner extends JobModel {
   /**
    * @param {object} deps
-   * @param {import('../store').JobStore} deps.store this node's replica
+   * @param {import('../jobs/store').JobStore} deps.store this node's replica
    * @param {Object<string, import('bullmq').Queue>} deps.queues by name (./redis.js QUEUES)
    * @param {import('ioredis').Redis} deps.publisher for cancellations (./redis.js CANCEL_CHANNEL)
    * @param {string} deps.nodeId this node's name; jobs created here are counted in its metrics

@@ -30,7 +30,7 @@ class LiveJob {
    * @param {object} deps.job the stored job
    * @param {object} deps.source from openSource() (a live kind)
    * @param {object} deps.sidecar a WhisperSidecar (openStream)
-   * @param {import('../store').JobStore} deps.store
+   * @param {import('./store').JobStore} deps.store
    * @param {(type: string, data: object) => void} deps.emit the job's events
    * @param {AbortSignal} deps.signal aborts the source: stop (or relay shutdown)
    * @param {number} [deps.maxDurationS] stream time after which the job stops by itself

@@ -20,7 +20,7 @@ const { runJob } = require('./run');
 class JobRunner extends JobModel {
   /**
    * @param {object} deps
-   * @param {import('../store').JobStore} deps.store
+   * @param {import('./store').JobStore} deps.store
    * @param {object} deps.sidecar a WhisperSidecar (node_bridge) or anything with its transcribe()
    * @param {number} [deps.concurrency] jobs handed to the sidecar at once
    * @param {object} [deps.log] pino-style logger

@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { randomUUID } = require('node:crypto');
 const { describeSidecarError } = require('../errors');
-const { now, FINAL_STATES } = require('../store');
+const { now, FINAL_STATES } = require('./store');
 
 /**
  * A new job's row: the quotas asked first (relay/auth), an upload removed when they refuse it.
@@ -220,7 +220,7 @@ function waitForKind(ctx, id, ms) {
 class JobModel {
   /**
    * @param {object} deps
-   * @param {import('../store').JobStore} deps.store
+   * @param {import('./store').JobStore} deps.store
    * @param {object} [deps.log] pino-style logger
    * @param {function} [deps.admit] admit({owner}) raises when a new job may not be queued (quotas)
    */

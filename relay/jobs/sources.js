@@ -14,7 +14,7 @@
 
 const { finalsResult, endOf } = require('./live');
 const { runJob } = require('./run');
-const { now } = require('../store');
+const { now } = require('./store');
 const { classifyFailure } = require('./model');
 
 class SourceJobs {

@@ -22,7 +22,7 @@
 
 const { HttpError, statusForJobError } = require('../errors');
 const { openEventStream, writeEvent } = require('./sse');
-const { FINAL_STATES } = require('../store');
+const { FINAL_STATES } = require('../jobs/store');
 
 /**
  * Streams one submitted job to the client.

@@ -16,7 +16,7 @@
 
 const path = require('node:path');
 const { HttpError } = require('../errors');
-const { FINAL_STATES } = require('../store');
+const { FINAL_STATES } = require('../jobs/store');
 const { visibleJob } = require('../auth/ownership');
 const { createClient } = require('../sources/client');
 const { MAX_PLAYLIST_BYTES } = require('../sources/playlist');

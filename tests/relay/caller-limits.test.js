@@ -16,7 +16,7 @@ const http = require('node:http');
 const path = require('node:path');
 const { AUDIO, fixture, tempDir } = require('./helpers');
 const { newKey, call, audioForm, until } = require('./keyed');
-const { JobStore } = require('../../relay/store');
+const { JobStore } = require('../../relay/jobs/store');
 const { reloadKeysOnSighup } = require('../../relay.js');
 const { callerTestBed } = require('./caller-fixtures');
 

@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { fixture, fixtureText, tempDir, startSidecar, startRelay, uploadFile, getJson, followJob, readEvents,
   wordRecall, HELLO_MIN_RECALL } = require('./helpers');
-const { JobStore } = require('../../relay/store');
+const { JobStore } = require('../../relay/jobs/store');
 
 let sidecar;
 const dataDir = tempDir('relay-data-');

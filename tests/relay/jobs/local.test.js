@@ -10,7 +10,7 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { randomUUID } = require('node:crypto');
-const { JobStore } = require('../../../relay/store');
+const { JobStore } = require('../../../relay/jobs/store');
 const { JobRunner } = require('../../../relay/jobs/local');
 const { tempDir } = require('../helpers');
 

@@ -9,8 +9,8 @@ const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { Database } = require('node-sqlite3-wasm');
-const { tempDir } = require('./helpers');
-const { JobStore } = require('../../relay/store');
+const { tempDir } = require('../helpers');
+const { JobStore } = require('../../../relay/jobs/store');
 
 const OLD_SCHEMA = `CREATE TABLE jobs (id TEXT PRIMARY KEY, state TEXT NOT NULL, source TEXT NOT NULL, name TEXT,
   media_path TEXT NOT NULL, owns_media INTEGER NOT NULL DEFAULT 0, options TEXT NOT NULL DEFAULT '{}', progress REAL,
