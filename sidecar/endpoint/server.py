@@ -43,6 +43,15 @@ log = logging.getLogger(__name__)
 
 
 
+
+ABSENT = object()  # a param not given (null is given, and the schema refuses it)
+
+
+def _named(**params) -> dict:
+    """The params a method was given by name or by position, as the schema checks them."""
+    return {name: value for name, value in params.items() if value is not ABSENT}
+
+
 class Context:
     __slots__ = ("request_id",)
 
@@ -82,12 +91,12 @@ class Server:
     def ping(self, ctx: Context):
         return Success({"pong": True, "uptime_s": round(time.monotonic() - self.started, 3)})
 
-    def gpu_status(self, ctx: Context, **params):
+    def gpu_status(self, ctx: Context, recheck: Any = ABSENT, wait: Any = ABSENT):
         """The device report. ``wait`` (the default): answer once the device is decided, which the
         probe's time-out bounds; ``wait: false``: what is known now. ``recheck``: run the GPU check
         anew (one probe at a time: concurrent rechecks share it). Waiting is a future the engine
         resolves, so the read loop goes on."""
-        given = check("gpu_status", params)
+        given = check("gpu_status", _named(recheck=recheck, wait=wait))  # named here: positional params too
         recheck, wait = given.get("recheck", False), given.get("wait", True)
         if not recheck and (not wait or self.engine.decided()):
             return Success(self._gpu_report())
@@ -124,8 +133,8 @@ class Server:
 
         return self._submit(ctx, lambda job: self.engine.model_for(rid, name, device_name).to_dict())
 
-    def cancel(self, ctx: Context, **params):
-        return Success({"cancelled": self.jobs.cancel(check("cancel", params)["id"])})
+    def cancel(self, ctx: Context, id: Any = ABSENT):  # noqa: A002 - the protocol's name
+        return Success({"cancelled": self.jobs.cancel(check("cancel", _named(id=id))["id"])})
 
     def stream_open(self, ctx: Context, **params):
         if self._stopping.is_set():
@@ -255,3 +264,4 @@ def _then(future: Future, fn: Callable[[Any], Any]) -> Future:
 
     future.add_done_callback(done)
     return out
+
