@@ -204,17 +204,24 @@ test('a file that is not audio ends in an error event with the reason', async ()
 test('DELETE cancels a running job; on a finished job it removes it', async () => {
   // Cancelled on the sidecar's own 'transcribing' line, written before it decodes: the relay's SSE copy
   // of it can come with the whole job on a loaded machine, too late to cancel anything.
+  // The line can also come before the upload's answer does (the job starts at once): then the DELETE
+  // goes as soon as the id is known.
   let cancelled = false;
+  let started = false;
   let id = null;
+  const cancel = () => {
+    cancelled = true;
+    fetch(`${relay.url}/api/transcriptions/${id}`, { method: 'DELETE' });
+  };
   const cancelOnStart = (status) => {
-    if (!cancelled && id && status.stage === 'transcribing') {
-      cancelled = true;
-      fetch(`${relay.url}/api/transcriptions/${id}`, { method: 'DELETE' });
-    }
+    if (status.stage !== 'transcribing') return;
+    started = true;
+    if (!cancelled && id) cancel();
   };
   sidecar.on('status', cancelOnStart);
   const { body } = await uploadFile(relay.url, fixture('story.flac'));
   id = body.id;
+  if (started && !cancelled) cancel();
   const events = await readEvents(`${relay.url}/api/transcriptions/${body.id}/events`)
     .finally(() => sidecar.off('status', cancelOnStart));
   assert.equal(events[events.length - 1].event, 'cancelled');
