@@ -25,6 +25,11 @@ TAIL_PAD_S = 2.0  # silence after the audio: without it 21 of 28 windows looped,
 # Below these, a window is taken for silence or noise (faster-whisper's defaults).
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
+# A window of s seconds gets at most TOKENS_PER_S * s + TOKENS_SLACK new tokens. Fast speech is 4 to 5
+# words (about 6 tokens and a timestamp pair) a second; a loop runs to Whisper's 448-token limit, and
+# every token costs a decoder step (a loop in a 10-s window was several decodes' time).
+TOKENS_PER_S = 10
+TOKENS_SLACK = 24
 _PREPEND = "\"'“¿([{-"
 _APPEND = "\"'.。,，!！?？:：”)]}、"
 _SENTENCE_END = (".", "!", "?", "。", "！", "？")
@@ -68,6 +73,11 @@ def encoder_samples(length: int) -> int:
     return min(int(MAX_WINDOW_S * SR), max(int(ENCODE_FLOOR_S * SR), length + int(TAIL_PAD_S * SR)))
 
 
+def token_budget(seconds: float) -> int:
+    """The most tokens a decode of ``seconds`` of audio may write."""
+    return int(TOKENS_PER_S * seconds) + TOKENS_SLACK
+
+
 def decode_window(model, samples: np.ndarray, *, language: Optional[str], task: str, beam_size: int,
                   prompt: Optional[str] = None) -> StepResult:
     """One window; see ``decode_batch``."""
@@ -106,8 +116,10 @@ def decode_batch(model, windows: Sequence[Window], *, language: Optional[str], t
     # item keeps as many of its last prompt tokens as the shortest prompt has
     keep = min(min(len(p) for p in previous), model.max_length // 2 - 1)
     prompts = [model.get_prompt(tokenizer, p[len(p) - keep:] if keep else []) for p in previous]
+    budget = max(token_budget(w.samples.size / SR) for w in windows)
     results = model.model.generate(
-        encoder_output, prompts, beam_size=beam_size, max_length=model.max_length, return_scores=True,
+        encoder_output, prompts, beam_size=beam_size, max_length=min(model.max_length, len(prompts[0]) + budget),
+        return_scores=True,
         return_no_speech_prob=True, suppress_blank=True, suppress_tokens=[-1], max_initial_timestamp_index=50,
     )
     precision = model.time_precision

@@ -164,3 +164,18 @@ def test_a_stream_open_past_the_measured_capacity_is_refused_with_the_figures(sp
     assert sc.call("stream_abort", {"stream_id": first})["result"]["aborted"]
     assert "result" in sc.call("stream_open", {"format": "pcm_s16le"}), "open again once the stream is gone"
     assert sc.close() == 0
+
+
+def test_a_decode_writes_no_more_tokens_than_its_window_allows(model, monkeypatch):
+    """A loop runs to Whisper's 448-token limit unless the window's budget stops it first."""
+    from sidecar.stream import step
+
+    clip = load("story")[: 8 * SR]
+    whole = decode_window(model, clip, language="en", task="transcribe", beam_size=1)
+    assert len(whole.pieces[0].text.split()) > 10
+    assert step.token_budget(8.0) == 8 * step.TOKENS_PER_S + step.TOKENS_SLACK
+    monkeypatch.setattr(step, "TOKENS_PER_S", 0)
+    monkeypatch.setattr(step, "TOKENS_SLACK", 6)
+    cut = decode_window(model, clip, language="en", task="transcribe", beam_size=1)
+    words = "".join(p.text for p in cut.pieces).split()
+    assert 0 < len(words) <= 6, words
