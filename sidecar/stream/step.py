@@ -25,11 +25,12 @@ TAIL_PAD_S = 2.0  # silence after the audio: without it 21 of 28 windows looped,
 # Below these, a window is taken for silence or noise (faster-whisper's defaults).
 NO_SPEECH_THRESHOLD = 0.6
 LOG_PROB_THRESHOLD = -1.0
-# A window of s seconds gets at most TOKENS_PER_S * s + TOKENS_SLACK new tokens. Fast speech is 4 to 5
-# words (about 6 tokens and a timestamp pair) a second; a loop runs to Whisper's 448-token limit, and
-# every token costs a decoder step (a loop in a 10-s window was several decodes' time).
-TOKENS_PER_S = 10
-TOKENS_SLACK = 24
+# A window of s seconds gets at most TOKENS_PER_S * s + TOKENS_SLACK new tokens. Fast English is 4 to 5
+# words (about 6 tokens and a timestamp pair) a second, fast Japanese or Chinese about 10 tokens; a loop
+# runs to Whisper's 448-token limit, and every token costs a decoder step (a loop in a 10-s window took
+# several decodes' time).
+TOKENS_PER_S = 15
+TOKENS_SLACK = 32
 _PREPEND = "\"'“¿([{-"
 _APPEND = "\"'.。,，!！?？:：”)]}、"
 _SENTENCE_END = (".", "!", "?", "。", "！", "？")
