@@ -26,7 +26,7 @@ from .stats import percentile
 from .wer import wer
 
 
-def simulate(model, samples: np.ndarray, options, speed: float, beam_partial: int = 1) -> dict:
+def simulate(model, samples: np.ndarray, options, speed: float) -> dict:
     from sidecar.stream.session import LiveStream
     from sidecar.stream.step import Window, decode_batch
 
@@ -54,7 +54,7 @@ def simulate(model, samples: np.ndarray, options, speed: float, beam_partial: in
                 break
             clock[0] = round(clock[0] + 0.1, 6)
             continue
-        beam = options.beam_size if plan.closing else beam_partial
+        beam = plan.beam(options)
         t0, c0 = time.monotonic(), time.process_time()
         result = decode_batch(model, [Window(stream.window(plan), stream.prompt())],
                               language=stream.language, task=options.task, beam_size=beam)[0]
@@ -84,9 +84,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--speech-s", type=float, default=60.0)
     ap.add_argument("--speed", type=float, default=0.0, help="decode time charged = measured x this")
-    ap.add_argument("--beam-partial", type=int, default=1)
     ap.add_argument("--beam", type=int, default=5, help="the stream's beam_size (closing decodes)")
     ap.add_argument("--offline", action="store_true", help="also the offline transcript's WER")
+    ap.add_argument("--mp3", action="store_true",
+                    help="feed (and transcribe offline) the recording as `bench live` sends it: 32 kbit/s MP3")
     ap.add_argument("--set", action="append", default=[], metavar="MODULE.NAME=VALUE",
                     help="override a constant of sidecar.stream for this run, e.g. session.PAD_S=0.5")
     args = ap.parse_args()
@@ -98,13 +99,19 @@ def main() -> None:
         setattr(importlib.import_module(f"sidecar.stream.{module}"), name, json.loads(value))
     clip = fixtures.concatenated(Path(tempfile.gettempdir()) / "livesim", f"sim-{int(args.speech_s)}", args.speech_s)
     samples = fixtures._decode(Path(clip.path))
+    if args.mp3:
+        from .livefeed import mp3_chunks
+
+        mp3 = Path(clip.path).with_suffix(".mp3")
+        mp3.write_bytes(b"".join(data for data, _ in mp3_chunks(samples)))
+        samples = fixtures._decode(mp3)
     path = models.resolve("base", Config.from_env().cache_dir, on_download=lambda n: None).path
     model = WhisperModel(path, device="cpu", compute_type="int8")
     out = {"audio_s": clip.duration, "load": open("/proc/loadavg").read().split()[:3]}
     if args.offline:
         segments, _ = model.transcribe(samples, language="en", beam_size=5, vad_filter=True)
         out["offline_wer"] = round(wer(clip.text, "".join(s.text for s in segments)), 4)
-    sim = simulate(model, samples, StreamOptions(language="en", beam_size=args.beam), args.speed, args.beam_partial)
+    sim = simulate(model, samples, StreamOptions(language="en", beam_size=args.beam), args.speed)
     out.update(sim)
     out["wer"] = round(wer(clip.text, sim["text"]), 4)
     out["load_end"] = open("/proc/loadavg").read().split()[:3]

@@ -36,7 +36,6 @@ MAX_BATCH = 8  # windows decoded together at most
 # The batch window, in audio: a stream with this share of a step's fresh audio joins a batch that another
 # stream's due window starts. Without it, streams that take turns stay out of phase and never share.
 JOIN_SHARE = 0.5
-PARTIAL_BEAM = 1  # greedy: a partial is replaced within a second anyway
 
 
 class StreamManager:
@@ -248,7 +247,7 @@ class StreamManager:
         first, plan = batch[0]
         opts = first.options
         windows = [Window(stream.window(p), stream.prompt()) for stream, p in batch]
-        beam = opts.beam_size if plan.closing else PARTIAL_BEAM
+        beam = plan.beam(opts)
 
         def decode(fallback_reason: Optional[str]):
             loaded = self._engine.model_for(None, opts.model, "cpu" if fallback_reason else opts.device)
@@ -289,8 +288,7 @@ def _batch_key(stream: LiveStream, plan: Plan) -> Optional[tuple]:
     if stream.language is None:
         return None
     opts = stream.options
-    return (opts.model, opts.device, stream.language, opts.task, plan.closing,
-            opts.beam_size if plan.closing else PARTIAL_BEAM)
+    return (opts.model, opts.device, stream.language, opts.task, plan.closing, plan.beam(opts))
 
 
 def pick_batch(ready: List[Tuple[LiveStream, Plan]], early: List[Tuple[LiveStream, Plan]] = (),

@@ -8,9 +8,10 @@ The pieces (README "Live streams" has the why):
   a decode that loops or that Whisper itself doubts commits nothing.
 
 Here they are put together: what to decode next (``plan``), what a decode makes final (``apply``), and
-the ``segment``, ``speech`` and ``status`` notifications. A pause of ``silence_s`` closes the stretch:
-it is decoded once more and committed whole. A gap or a container reset closes it too, and a gap is a
-final with ``gap: true``. A stream more than ``max_lag_s`` behind drops its oldest audio as a gap.
+the ``segment``, ``speech`` and ``status`` notifications. A pause of ``silence_s`` closes the stretch,
+committed whole: from the decode its first SPECULATE_S started if that heard it all, else decoded once
+more. A gap or a container reset closes it too (a gap is a final with ``gap: true``), as does falling
+``max_lag_s`` behind (the oldest audio is dropped as a gap).
 
 All times in notifications are seconds of stream time: audio received plus gaps.
 """
@@ -45,6 +46,7 @@ HEARD_S = 0.5  # this much speech in a window that decodes to no text makes it a
 CONTEXT_S = 8.0
 PROMPT_CHARS = 200  # committed text given to Whisper as context
 STATUS_EVERY_S = 1.0
+SPECULATE_S = 0.2  # a pause this long after speech unheard by any decode: decode up to it (a closing may reuse it)
 
 Notify = Callable[[str, dict], None]
 
@@ -112,9 +114,6 @@ class LiveStream:
             self.failure = reason
 
     # ---- times --------------------------------------------------------------------------------
-    def time_of(self, index: int) -> float:
-        return self.timeline.time_of(index)
-
     def received_s(self) -> float:
         with self.lock:
             return self.timeline.received_s()
@@ -157,6 +156,11 @@ class LiveStream:
                 due = self._due_since if self._due_since is not None else now
                 return Plan(tl.committed, end, True, due, self._generation, context=context)
             catching_up = self.input_ended or limit < tl.received  # more audio waits than one window takes
+            if (not catching_up and step_factor <= 1 and limit - tl.committed >= MIN_WINDOW_S * SR
+                    and self.speech.pause_began(tl.decoded_to, SPECULATE_S)):
+                # decoded now, with the beam a closing has: if the pause lasts silence_s, the closing reuses it
+                return Plan(tl.committed, limit, False, self._last_audio_at or now, self._generation, 0, context,
+                            searched=True)
             # STEP_S of audio no decode has seen yet (not "since the last decode ran": audio that came
             # in during a decode counts, or a writer waiting for the lag to fall would wait forever)
             fresh = tl.received - max(tl.decoded_to, tl.committed)
@@ -201,7 +205,7 @@ class LiveStream:
         if self._last_open is None:
             return
         plan, pieces = self._last_open
-        if (plan.generation != self._generation or plan.start != self.committed or self.speech.speech_end is None
+        if (plan.generation != self._generation or plan.start > self.committed or self.speech.speech_end is None
                 or plan.end < self.speech.speech_end):
             return
         if self._stopped_short(plan.start, pieces, self._closed_at):
@@ -210,11 +214,7 @@ class LiveStream:
         self._after_cut(plan, self._closed_at, closing=True)
 
     def _stopped_short(self, start: int, pieces: List[Piece], end: int) -> bool:
-        """Whether a decode of ``start``..``end`` returned text only for its beginning: its last piece
-        ends more than a second before ``end`` and the VAD heard speech after it. Committing up to
-        ``end`` would drop that speech's words without a trace."""
-        tail = start + int(pieces[-1].end * SR) if pieces else start
-        return end - tail > SR and self.speech.speech_between(tail + SR // 4, end)
+        return self.speech.missed(start, pieces[-1].end if pieces else 0.0, end)
 
     def _pass_break(self) -> None:
         at = self.timeline.breaks[0].at
@@ -321,10 +321,9 @@ class LiveStream:
         cut = plan.end
         if verdict.loop:  # what came before the loop is final; the audio after it is decoded again
             cut = min(plan.end, max(plan.start + 1, int(round(words[-1].end * SR))))
-        tail = plan.start + int(pieces[-1].end * SR) if pieces else plan.start
-        if (pieces and tail > plan.start + SR // 2 and plan.end - tail > SR
-                and self.speech.speech_between(tail + SR // 4, plan.end)):
-            cut = min(cut, tail)  # Whisper stopped early: what it skipped is decoded again, not lost
+        if pieces and pieces[-1].end > 0.5 and self._stopped_short(plan.start, pieces, plan.end):
+            # Whisper stopped early: what it skipped is decoded again, not lost
+            cut = min(cut, plan.start + int(pieces[-1].end * SR))
         self._after_cut(plan, cut, closing=True)
 
     def _failed(self, plan: Plan) -> None:
@@ -336,10 +335,10 @@ class LiveStream:
             return
         self._advance(cut)
         self.hyp.cut_at(cut / SR)
-        self._last_open = None
         self._retried_at = None
-        if closing:
+        if closing:  # (an open decode that cut stays reusable: its words after the cut are still pending)
             self.hyp.reset()
+            self._last_open = None
         # the turn is whole unless Whisper stopped early (cut short of the stretch's end)
         whole = cut >= min(plan.end, self._closed_at if self._closed_at is not None else plan.end)
         if closing and whole and (self._closed_at is not None or not self.timeline.breaks):

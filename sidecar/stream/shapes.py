@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from ..params import StreamOptions  # noqa: F401  (declared with TranscribeParams, in sidecar/params.py)
 
+PARTIAL_BEAM = 1  # greedy: a partial is replaced within a second anyway
+
 
 @dataclass
 class Plan:
@@ -17,6 +19,11 @@ class Plan:
     generation: int
     thinned: int = 0  # partials left out before this one because the worker was loaded
     context: int = 0  # samples before ``start`` decoded with the window (already final; see session.CONTEXT_S)
+    searched: bool = False  # open, but a pause began: decoded as a closing is, for the closing to reuse
+
+    def beam(self, options: StreamOptions) -> int:
+        """Closings (and decodes they may reuse) search with the stream's beam; partials are greedy."""
+        return options.beam_size if self.closing or self.searched else PARTIAL_BEAM
 
 
 @dataclass
@@ -29,7 +36,7 @@ class StreamStats:
 
 def stream_result(stream) -> dict:
     """A closed stream's answer to stream_close: transcribe's result plus the stream's own fields."""
-    duration = stream.time_of(stream.timeline.received)
+    duration = stream.timeline.time_of(stream.timeline.received)
     finals = stream.out.finals
     texts = [s["text"] for s in finals if not s.get("gap")]
     decode_s = stream.stats.decode_s

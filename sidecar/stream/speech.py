@@ -80,6 +80,12 @@ class SpeechTracker:
             return False
         return self.heard_to - self.speech_end >= self._silence
 
+    def pause_began(self, after: int, min_s: float) -> bool:
+        """Whether speech ended past ``after`` and at least ``min_s`` of silence followed it (a pause that
+        may yet close the turn)."""
+        return (self._vad is not None and not self.in_speech and self.speech_end is not None
+                and self.speech_end > after and self.heard_to - self.speech_end >= min_s * SR)
+
     def pause_near(self, index: int, reach_s: float = 0.3) -> bool:
         """Whether the VAD heard a pause of PAUSE_S or more within ``reach_s`` of ``index``."""
         if self._vad is None:
@@ -89,6 +95,13 @@ class SpeechTracker:
         if self.runs and not self.in_speech:
             edges.append((self.runs[-1][1], self.heard_to))
         return any(e - s >= PAUSE_S * SR and s - reach <= index <= e + reach for s, e in edges)
+
+    def missed(self, start: int, text_end_s: float, end: int) -> bool:
+        """Whether a decode of ``start``..``end`` whose text stops ``text_end_s`` after ``start`` left speech
+        out: its text stops more than a second before ``end`` and speech was heard after it. Committing up to
+        ``end`` would drop that speech's words without a trace."""
+        tail = start + int(text_end_s * SR)
+        return end - tail > SR and self.speech_between(tail + SR // 4, end)
 
     def speech_between(self, start: int, end: int) -> bool:
         if self._vad is None:

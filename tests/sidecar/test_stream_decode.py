@@ -58,7 +58,7 @@ def drive(stream: LiveStream, model, audio: np.ndarray, chunk: int = 1600) -> No
         plan = stream.plan(now=time.monotonic())
         if plan is None:
             return False
-        beam = stream.options.beam_size if plan.closing else 1
+        beam = plan.beam(stream.options)
         result = decode_window(model, stream.window(plan), language="en", task="transcribe", beam_size=beam,
                                prompt=stream.prompt())
         stream.apply(plan, result, decode_s=0.0)
