@@ -158,9 +158,8 @@ class LiveStream:
             catching_up = self.input_ended or limit < tl.received  # more audio waits than one window takes
             if (not catching_up and step_factor <= 1 and limit - tl.committed >= MIN_WINDOW_S * SR
                     and self.speech.pause_began(tl.decoded_to, SPECULATE_S)):
-                # decoded now, with the beam a closing has: if the pause lasts silence_s, the closing reuses it
-                return Plan(tl.committed, limit, False, self._last_audio_at or now, self._generation, 0, context,
-                            searched=True)
+                # decoded now (greedy, as partials are): if the pause lasts silence_s, the closing reuses it
+                return Plan(tl.committed, limit, False, self._last_audio_at or now, self._generation, 0, context)
             # STEP_S of audio no decode has seen yet (not "since the last decode ran": audio that came
             # in during a decode counts, or a writer waiting for the lag to fall would wait forever)
             fresh = tl.received - max(tl.decoded_to, tl.committed)

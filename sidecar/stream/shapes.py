@@ -19,11 +19,10 @@ class Plan:
     generation: int
     thinned: int = 0  # partials left out before this one because the worker was loaded
     context: int = 0  # samples before ``start`` decoded with the window (already final; see session.CONTEXT_S)
-    searched: bool = False  # open, but a pause began: decoded as a closing is, for the closing to reuse
 
     def beam(self, options: StreamOptions) -> int:
-        """Closings (and decodes they may reuse) search with the stream's beam; partials are greedy."""
-        return options.beam_size if self.closing or self.searched else PARTIAL_BEAM
+        """A closing searches with the stream's beam; partials are greedy."""
+        return options.beam_size if self.closing else PARTIAL_BEAM
 
 
 @dataclass
