@@ -102,7 +102,7 @@ def main() -> None:
     if args.mp3:
         from .livefeed import mp3_chunks
 
-        mp3 = Path(clip.path).with_suffix(".mp3")
+        mp3 = Path(tempfile.mkdtemp(prefix="livesim-")) / "stream.mp3"  # one per run: runs may overlap
         mp3.write_bytes(b"".join(data for data, _ in mp3_chunks(samples)))
         samples = fixtures._decode(mp3)
     path = models.resolve("base", Config.from_env().cache_dir, on_download=lambda n: None).path

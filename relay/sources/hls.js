@@ -69,6 +69,7 @@ class HlsReader {
   async reload() {
     let parsed;
     let baseUrl;
+    const began = Date.now(); // RFC 8216 §6.3.4 counts the wait from when a load began
     try {
       const { bytes, url } = await this.client.fetchAll(this.url, { maxBytes: MAX_PLAYLIST_BYTES, what: 'playlist' });
       baseUrl = url.href;
@@ -77,19 +78,19 @@ class HlsReader {
       // A playlist that fails to load now and then is normal on a live stream; the idle limit decides.
       if (this.signal.aborted || err.code !== 'url_fetch_failed') throw err;
       this.lastError = err.message;
-      this.loadedAt = Date.now();
+      this.loadedAt = began;
       this.unchanged = true;
       this.checkIdle();
       return;
     }
     if (parsed.master) throw playlistInvalid(`The playlist at ${baseUrl} turned into a master playlist.`);
     this.lastError = null;
-    this.merge(parsed.manifest, segmentsOf(parsed.manifest, baseUrl));
+    this.merge(parsed.manifest, segmentsOf(parsed.manifest, baseUrl), began);
     this.checkIdle();
   }
 
-  merge(manifest, segments) {
-    this.loadedAt = Date.now();
+  merge(manifest, segments, loadedAt = Date.now()) {
+    this.loadedAt = loadedAt;
     if (manifest.endList) this.ended = true;
     this.target = targetDurationOf(manifest);
     for (const segment of segments) this.durations.set(segment.sequence, segment.duration);

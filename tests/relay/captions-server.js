@@ -66,11 +66,12 @@ function shiftTimestamps(source, ticks) {
 
 /**
  * Args: {dir (makeStreams()), count (more than the fixture has: it plays again, its PTS going on),
- *   discontinuityAt, shiftsS: [before, after], periodMs, initial}.
+ *   discontinuityAt, shiftsS: [before, after], periodMs, initial, targetS (#EXT-X-TARGETDURATION, 3)}.
  * Returns: {origin, segments: [{start (s in the fixture audio), pts (s, as published), duration}],
- *   published() (how many segments the playlist lists now), close()}.
+ *   published() (how many segments the playlist lists now), publishedAt(index) (the wall time in ms
+ *   at which the playlist first listed that segment), close()}.
  */
-async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, periodMs = 2000, initial = 1 }) {
+async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, periodMs = 2000, initial = 1, targetS = 3 }) {
   const once = readSegments(dir);
   const loopS = once.reduce((sum, segment) => sum + segment.duration, 0);
   const fixture = Array.from({ length: count }, (_, index) => once[index % once.length]);
@@ -87,7 +88,7 @@ async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, perio
   function playlist() {
     if (began === null) began = Date.now();
     const n = published();
-    const lines = ['#EXTM3U', '#EXT-X-VERSION:3', '#EXT-X-TARGETDURATION:3', '#EXT-X-MEDIA-SEQUENCE:0'];
+    const lines = ['#EXTM3U', '#EXT-X-VERSION:3', `#EXT-X-TARGETDURATION:${targetS}`, '#EXT-X-MEDIA-SEQUENCE:0'];
     for (let index = 0; index < n; index += 1) {
       if (index === discontinuityAt) lines.push('#EXT-X-DISCONTINUITY');
       lines.push(`#EXTINF:${segments[index].duration.toFixed(3)},`, `seg/${index}.ts`);
@@ -117,6 +118,7 @@ async function startCaptionsOrigin({ dir, count, discontinuityAt, shiftsS, perio
     origin: `http://127.0.0.1:${server.address().port}`,
     segments: segments.map(({ start: s, pts, duration }) => ({ start: s, pts, duration })),
     published: () => (began === null ? 0 : published()),
+    publishedAt: (index) => (began === null ? null : began + Math.max(0, index - initial + 1) * periodMs),
     close: () => {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(resolve));
