@@ -46,6 +46,7 @@ HEARD_S = 0.5  # this much speech in a window that decodes to no text makes it a
 CONTEXT_S = 8.0
 PROMPT_CHARS = 200  # committed text given to Whisper as context
 STATUS_EVERY_S = 1.0
+BURST_MAX_S = 8.0  # audio that came at once, up to this long, is decoded twice: a step before its end, then to it
 SPECULATE_S = 0.2  # a pause this long after speech unheard by any decode: decode up to it (a closing may reuse it)
 
 Notify = Callable[[str, dict], None]
@@ -166,6 +167,10 @@ class LiveStream:
             if not catching_up and (fresh < STEP_S * step_factor * SR or limit - tl.committed < MIN_WINDOW_S * SR):
                 return None
             thinned = 0 if catching_up else int(min(fresh / SR, STEP_S * step_factor) / STEP_S) - 1
+            if not catching_up and step_factor <= 1 and 2 * STEP_S * SR <= fresh <= BURST_MAX_S * SR:
+                # a burst (an HLS segment's seconds at once): decoded to a step before its end first, so that
+                # the decode to its end, right after, agrees on its words instead of the next burst's
+                limit -= int(STEP_S * SR)
             return Plan(tl.committed, limit, False, self._last_audio_at or now, self._generation, max(0, thinned),
                         context)
 

@@ -318,3 +318,20 @@ def test_a_pause_starts_a_decode_that_the_closing_reuses_without_decoding_again(
     assert stream.plan(now=1.5) is None, "no closing decode: the last one heard the whole turn"
     assert "".join(f["text"] for f in _finals(sent)) == " the weather today"
     assert "committed" in [p["event"] for m, p in sent if m == "speech"], "the turn is whole"
+
+
+def test_audio_that_comes_at_once_is_decoded_a_step_before_its_end_then_to_it():
+    """Issue 18: an HLS segment's 2 s arrive at once. Decoded once, its last words waited for the next
+    segment's decode to agree with; decoded twice, a step apart, they are final before it comes."""
+    stream, sent = _stream()
+    stream.add_audio(np.zeros(2 * SR, dtype=np.float32))
+    first = stream.plan(now=0.0)
+    assert (first.start, first.end) == (0, SR), "a step before the end of the audio"
+    stream.apply(first, _heard(first, _words_result(_said("one two"))), decode_s=0.1)
+    second = stream.plan(now=0.1)
+    assert second is not None and second.end == 2 * SR, "then to its end, with no new audio"
+    stream.apply(second, _heard(second, _words_result(_said("one two three four"))), decode_s=0.1)
+    assert "".join(f["text"] for f in _finals(sent)) == " one two"
+    assert stream.plan(now=0.2) is None, "two decodes per burst, no more"
+    stream.add_audio(np.zeros(int(0.5 * SR), dtype=np.float32))
+    assert stream.plan(now=0.5) is None, "audio at the pace it plays: a decode a second, as before"
