@@ -30,6 +30,16 @@ class Output:
         self.final_end = 0  # sample index where the last final ends
         self._spoken: List[tuple] = []  # (final id, end index, text) of the finals with words
 
+    def status(self, timeline, device, capacity) -> None:
+        """The live ``status`` line: what was received and how far behind the decodes are."""
+        lag, received = timeline.lag_s(), timeline.received_s()
+        params = {"request_id": None, "stream_id": self._id, "stage": "live",
+                  "message": f"Live: {received:.1f} s received, {lag:.1f} s behind", "progress": None,
+                  "device": device, "lag_s": lag, "buffered_s": timeline.buffered_s(), "received_s": received}
+        if capacity is not None:
+            params["capacity"] = capacity
+        self._notify("status", params)
+
     def words(self, words: List[Word], limit: int) -> None:
         """Finals for ``words`` (whole words, in order), ending no later than index ``limit``: one per
         sentence, and a pause between two words starts a new one, so a final is never longer than

@@ -92,8 +92,8 @@ class LiveStream:
     # ---- input (decoder thread, RPC thread) ---------------------------------------------------
     def add_audio(self, samples: np.ndarray) -> None:
         with self.lock:
-            self.timeline.append(samples)
             self._last_audio_at = self._clock()
+            self.timeline.append(samples, self._last_audio_at)
             self.speech.feed(samples, self.timeline.received, self.out.speech)
             # here and not only when the stream worker plans: a worker busy with another stream's
             # decode must not let a fast writer buffer without bound
@@ -167,7 +167,8 @@ class LiveStream:
             if not catching_up and (fresh < STEP_S * step_factor * SR or limit - tl.committed < MIN_WINDOW_S * SR):
                 return None
             thinned = 0 if catching_up else int(min(fresh / SR, STEP_S * step_factor) / STEP_S) - 1
-            if not catching_up and step_factor <= 1 and 2 * STEP_S * SR <= fresh <= BURST_MAX_S * SR:
+            if (not catching_up and step_factor <= 1 and 2 * STEP_S * SR <= fresh <= BURST_MAX_S * SR
+                    and tl.at_once(tl.received - fresh)):
                 # a burst (an HLS segment's seconds at once): decoded to a step before its end first, so that
                 # the decode to its end, right after, agrees on its words instead of the next burst's
                 limit -= int(STEP_S * SR)
@@ -291,6 +292,10 @@ class LiveStream:
     def _apply_open(self, plan: Plan, pieces: List[Piece], words: List[Word], verdict: guards.Verdict) -> None:
         window_s = (plan.end - plan.start) / SR
         self.hyp.insert(words)
+        if (verdict.loop or not verdict.confident) and window_s >= FORCE_COMMIT_S:
+            # a full window (a stream behind) is decoded again the same way: it would never move on
+            self._apply_closing(plan, pieces, words, verdict, turn_end=False)
+            return
         if verdict.loop or not verdict.confident:
             partial = self.hyp.pending
             self.hyp.distrust()  # shown, but never agreed with nor reused
@@ -311,7 +316,8 @@ class LiveStream:
             self._after_cut(plan, plan.start + int(decision.cut_s * SR), closing=False)
         self.out.partial(self.hyp.pending, plan.end)
 
-    def _apply_closing(self, plan: Plan, pieces: List[Piece], words: List[Word], verdict: guards.Verdict) -> None:
+    def _apply_closing(self, plan: Plan, pieces: List[Piece], words: List[Word], verdict: guards.Verdict,
+                       turn_end: bool = True) -> None:
         failed = not words and self.speech.speech_in(plan.start, plan.end) >= HEARD_S
         if (failed or verdict.loop) and self._retried_at != plan.start:
             self._retried_at = plan.start  # decoded again, without the prompt
@@ -323,18 +329,18 @@ class LiveStream:
         self.hyp.insert(words)
         self.out.words(self.hyp.take(len(self.hyp.pending)), plan.end)
         cut = plan.end
-        if verdict.loop:  # what came before the loop is final; the audio after it is decoded again
+        if verdict.loop and words:  # what came before the loop is final; the audio after it is decoded again
             cut = min(plan.end, max(plan.start + 1, int(round(words[-1].end * SR))))
         if pieces and pieces[-1].end > 0.5 and self._stopped_short(plan.start, pieces, plan.end):
             # Whisper stopped early: what it skipped is decoded again, not lost
             cut = min(cut, plan.start + int(pieces[-1].end * SR))
-        self._after_cut(plan, cut, closing=True)
+        self._after_cut(plan, cut, closing=True, turn_end=turn_end)
 
     def _failed(self, plan: Plan) -> None:
         self._capacity.count("decode_failed")
         self._skip(plan, "decode_failed")
 
-    def _after_cut(self, plan: Plan, cut: int, closing: bool) -> None:
+    def _after_cut(self, plan: Plan, cut: int, closing: bool, turn_end: bool = True) -> None:
         if cut <= self.committed:
             return
         self._advance(cut)
@@ -345,7 +351,7 @@ class LiveStream:
             self._last_open = None
         # the turn is whole unless Whisper stopped early (cut short of the stretch's end)
         whole = cut >= min(plan.end, self._closed_at if self._closed_at is not None else plan.end)
-        if closing and whole and (self._closed_at is not None or not self.timeline.breaks):
+        if closing and whole and turn_end and (self._closed_at is not None or not self.timeline.breaks):
             self.out.speech("committed", cut)
         if closing or cut >= plan.end:
             self._closed_at = None
@@ -382,16 +388,7 @@ class LiveStream:
             if not force and (not (flowing or busy) or now - self._last_status < STATUS_EVERY_S):
                 return
             self._last_status = now
-            lag = self.lag_s()
-            params = {
-                "request_id": None, "stream_id": self.id, "stage": "live",
-                "message": f"Live: {self.received_s():.1f} s received, {lag:.1f} s behind",
-                "progress": None, "device": self.device, "lag_s": lag, "buffered_s": self.buffered_s(),
-                "received_s": self.received_s(),
-            }
-            if capacity is not None:
-                params["capacity"] = capacity
-            self._notify("status", params)
+            self.out.status(self.timeline, self.device, capacity)
 
     def finished(self) -> bool:
         with self.lock:

@@ -12,6 +12,7 @@ from typing import List, Optional
 import numpy as np
 
 SR = 16000
+QUIET_S = 0.3  # no audio for this long, and the next audio starts a new run (see ``at_once``)
 
 
 @dataclass
@@ -38,10 +39,24 @@ class Timeline:
         self._offsets: List[tuple] = []  # (at, cumulative gap seconds from there on)
         self._gap_total = 0.0
         self._since_break = 0  # the last break passed: audio before it is no context for what follows
+        self._run: Optional[tuple] = None  # (index, time) where the newest run of audio began arriving
+        self._arrived_at: Optional[float] = None
 
-    def append(self, samples: np.ndarray) -> None:
+    def append(self, samples: np.ndarray, now: Optional[float] = None) -> None:
+        """``now``: the arrival time (monotonic seconds), for ``at_once``."""
+        if now is not None:
+            if self._arrived_at is None or now - self._arrived_at > QUIET_S:
+                self._run = (self.received, now)  # audio comes again after a quiet spell
+            self._arrived_at = now
         self._audio = np.concatenate([self._audio, samples]) if self._audio.size else samples.copy()
         self.received += samples.size
+
+    def at_once(self, start: int) -> bool:
+        """Whether the audio from ``start`` to the newest sample came in one run, at more than twice real
+        time (an HLS segment fetched whole), not at the pace it plays (and left waiting by a busy worker)."""
+        if self._run is None or self._run[0] > start:
+            return False
+        return self._arrived_at - self._run[1] < (self.received - self._run[0]) / SR / 2
 
     def add_break(self, gap_s: float, reason: str) -> None:
         self.breaks.append(Break(self.received, float(gap_s), reason))

@@ -335,3 +335,34 @@ def test_audio_that_comes_at_once_is_decoded_a_step_before_its_end_then_to_it():
     assert stream.plan(now=0.2) is None, "two decodes per burst, no more"
     stream.add_audio(np.zeros(int(0.5 * SR), dtype=np.float32))
     assert stream.plan(now=0.5) is None, "audio at the pace it plays: a decode a second, as before"
+
+
+def test_a_full_window_whisper_doubts_or_loops_on_moves_on_instead_of_being_decoded_forever():
+    """Issue 18's bench stalled: a stream behind decodes full windows; one that Whisper doubted (or
+    looped on) committed nothing, and the same window came back, decoded the same way, for minutes."""
+    for result in (_words_result(_said("words whisper doubts here"), avg_logprob=-1.5),
+                   _words_result(_said("so no no no no no no no"))):
+        stream, sent = _stream()
+        stream.add_audio(np.zeros(35 * SR, dtype=np.float32))  # more than a window: it is decoded full at once
+        for attempt in range(3):
+            plan = stream.plan(now=float(attempt))
+            assert plan is not None and plan.end - plan.start >= 20 * SR
+            stream.apply(plan, _heard(plan, result), decode_s=0.1)
+            if stream.committed > 0:
+                break
+        assert stream.committed > 0 and attempt <= 1, "decoded again once at most (without the prompt), then cut"
+        finals = "".join(f["text"] for f in _finals(sent))
+        assert finals.split()[0] in ("words", "so") and "no no no" not in finals
+        assert "committed" not in [p["event"] for m, p in sent if m == "speech"], "not the end of a turn"
+
+
+def test_audio_left_waiting_by_a_busy_worker_is_not_split_like_a_burst():
+    """Two seconds that came at the pace they play (the worker was decoding other streams) are decoded
+    once: splitting them would add work to a worker that is already behind."""
+    clock = [0.0]
+    stream = LiveStream("s1", StreamOptions(vad=False, language="en"), lambda m, p: None, clock=lambda: clock[0])
+    for _ in range(25):
+        stream.add_audio(np.zeros(SR // 10, dtype=np.float32))
+        clock[0] += 0.1
+    plan = stream.plan(now=clock[0])
+    assert (plan.start, plan.end) == (0, int(2.5 * SR))
