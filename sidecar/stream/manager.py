@@ -75,7 +75,7 @@ class StreamManager:
             if len(self._streams) >= self._max:
                 raise QueueFull(f"{self._max} streams are open already; close one or retry later",
                                 open_streams=len(self._streams))
-            self.capacity.check_open(len(self._streams), max((s.lag_s() for s in self._streams.values()), default=0.0))
+            self.capacity.check_open(len(self._streams), max((s.times()["lag_s"] for s in self._streams.values()), default=0.0))
             stream_id = f"s{next(self._ids)}"
             stream = LiveStream(stream_id, options, self._notify, clock=self._clock, capacity=self.capacity,
                                 context_s=self._context_s)
@@ -110,8 +110,7 @@ class StreamManager:
         if data:
             decoder.write(data)
         self._wake()
-        return {"stream_id": stream_id, "buffered_s": stream.buffered_s(), "lag_s": stream.lag_s(),
-                "received_s": stream.received_s()}
+        return {"stream_id": stream_id, **stream.times()}
 
     def close(self, stream_id: str) -> Future:
         """Flush and finish the stream; the future resolves with its result."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import Callable, List, Optional
 
 import numpy as np
@@ -95,8 +96,7 @@ class LiveStream:
             self._last_audio_at = self._clock()
             self.timeline.append(samples, self._last_audio_at)
             self.speech.feed(samples, self.timeline.received, self.out.speech)
-            # here and not only when the stream worker plans: a worker busy with another stream's
-            # decode must not let a fast writer buffer without bound
+            # here too, not only in plan(): a worker busy with other streams must not let a writer buffer on
             self._enforce_lag()
         self._capacity.add_audio(self.id, samples.size / SR)
 
@@ -115,18 +115,11 @@ class LiveStream:
             self.failure = reason
 
     # ---- times --------------------------------------------------------------------------------
-    def received_s(self) -> float:
+    def times(self) -> dict:
+        """What a write answers; ``lag_s``: audio no decode has dealt with (a fast writer waits while it is high)."""
         with self.lock:
-            return self.timeline.received_s()
-
-    def buffered_s(self) -> float:
-        with self.lock:
-            return self.timeline.buffered_s()
-
-    def lag_s(self) -> float:
-        """Audio no decode has dealt with yet: a writer ahead of real time holds back while it is high."""
-        with self.lock:
-            return self.timeline.lag_s()
+            tl = self.timeline
+            return {"buffered_s": tl.buffered_s(), "lag_s": tl.lag_s(), "received_s": tl.received_s()}
 
     @property
     def committed(self) -> int:
@@ -211,10 +204,8 @@ class LiveStream:
             return
         plan, pieces = self._last_open
         if (plan.generation != self._generation or plan.start > self.committed or self.speech.speech_end is None
-                or plan.end < self.speech.speech_end):
-            return
-        if self._stopped_short(plan.start, pieces, self._closed_at):
-            return  # Whisper stopped early in that decode: the closing decode takes the stretch whole
+                or plan.end < self.speech.speech_end or self._stopped_short(plan.start, pieces, self._closed_at)):
+            return  # stale, or Whisper stopped early in that decode: the closing decode takes the stretch whole
         self.out.words(self.hyp.take(len(self.hyp.pending)), plan.end)
         self._after_cut(plan, self._closed_at, closing=True)
 
@@ -255,6 +246,8 @@ class LiveStream:
             return self.timeline.window(plan.start - plan.context, plan.end)
 
     def _context(self) -> int:
+        if self._retried_at == self.timeline.committed:
+            return 0  # a window decoded again after it gave nothing new: heard without what it repeated
         return self.timeline.context(int(self._context_s * SR))
 
     def prompt(self) -> Optional[str]:
@@ -291,11 +284,11 @@ class LiveStream:
 
     def _apply_open(self, plan: Plan, pieces: List[Piece], words: List[Word], verdict: guards.Verdict) -> None:
         window_s = (plan.end - plan.start) / SR
-        self.hyp.insert(words)
-        if (verdict.loop or not verdict.confident) and window_s >= FORCE_COMMIT_S:
+        if window_s >= FORCE_COMMIT_S and (verdict.loop or not verdict.confident or self._stuck(plan, pieces, words)):
             # a full window (a stream behind) is decoded again the same way: it would never move on
             self._apply_closing(plan, pieces, words, verdict, turn_end=False)
             return
+        self.hyp.insert(words)
         if verdict.loop or not verdict.confident:
             partial = self.hyp.pending
             self.hyp.distrust()  # shown, but never agreed with nor reused
@@ -318,12 +311,12 @@ class LiveStream:
 
     def _apply_closing(self, plan: Plan, pieces: List[Piece], words: List[Word], verdict: guards.Verdict,
                        turn_end: bool = True) -> None:
-        failed = not words and self.speech.speech_in(plan.start, plan.end) >= HEARD_S
-        if (failed or verdict.loop) and self._retried_at != plan.start:
-            self._retried_at = plan.start  # decoded again, without the prompt
+        stuck = self._stuck(plan, pieces, words)
+        if (stuck or verdict.loop) and self._retried_at != plan.start:
+            self._retried_at = plan.start  # decoded again, without the prompt and the context
             self._prompt_from = self.out.next_id
             return
-        if failed:
+        if stuck and not words:
             self._failed(plan)  # speech that decoded to nothing twice: a marked gap, not silence
             return
         self.hyp.insert(words)
@@ -331,10 +324,16 @@ class LiveStream:
         cut = plan.end
         if verdict.loop and words:  # what came before the loop is final; the audio after it is decoded again
             cut = min(plan.end, max(plan.start + 1, int(round(words[-1].end * SR))))
-        if pieces and pieces[-1].end > 0.5 and self._stopped_short(plan.start, pieces, plan.end):
-            # Whisper stopped early: what it skipped is decoded again, not lost
-            cut = min(cut, plan.start + int(pieces[-1].end * SR))
-        self._after_cut(plan, cut, closing=True, turn_end=turn_end)
+        if pieces and (stuck or pieces[-1].end > 0.5) and self._stopped_short(plan.start, pieces, plan.end):
+            cut = min(cut, plan.start + int(pieces[-1].end * SR))  # what Whisper skipped is decoded again
+        self._after_cut(plan, cut, closing=True, turn_end=turn_end and not stuck)
+        if stuck:  # twice nothing past its first words: the speech after them is a marked gap
+            self._failed(replace(plan, start=self.committed))
+
+    def _stuck(self, plan: Plan, pieces: List[Piece], words: List[Word]) -> bool:
+        """No text, or none past the commit point (the context's final words said again), with speech after."""
+        return self.speech.speech_in(plan.start, plan.end) >= HEARD_S and (
+            not words or (pieces[-1].end <= 0.5 and self._stopped_short(plan.start, pieces, plan.end)))
 
     def _failed(self, plan: Plan) -> None:
         self._capacity.count("decode_failed")

@@ -366,3 +366,33 @@ def test_audio_left_waiting_by_a_busy_worker_is_not_split_like_a_burst():
         clock[0] += 0.1
     plan = stream.plan(now=clock[0])
     assert (plan.start, plan.end) == (0, int(2.5 * SR))
+
+
+def test_a_decode_that_only_says_the_context_again_is_decoded_again_without_it_never_passed_over():
+    """CI lost 18 s of a stream: the closing decode of a 20-s window gave back only the context's final
+    words, and the commit point moved to the window's end as if that were all. Now the window is decoded
+    again without the context and the prompt; twice nothing new, and its speech is a marked gap."""
+    for second in (_said("the rest of what was said", start=0.5, dur=4.2, finished=True), None):
+        stream, sent = _stream()
+        _decode(stream, 3.0, _words_result(_said("hello world", finished=True, end=2.9)), now=0.0)
+        _decode(stream, 1.0, _words_result(_said("hello world", finished=True, end=2.9), _said("this", start=3.0)),
+                now=1.0)
+        before = stream.committed
+        stream.add_audio(np.zeros(25 * SR, dtype=np.float32))
+        stream.end_input()
+        plan = stream.plan(now=2.0)
+        assert plan.closing and plan.context > 0
+        c = plan.context / SR  # the window's times: "hello world" again, ending at the commit point
+        stream.apply(plan, _words_result(_said("hello world", start=c - 0.8, finished=True)), decode_s=0.1)
+        assert stream.committed == before and len(_finals(sent)) == 1, "nothing passed over"
+        again = stream.plan(now=3.0)
+        assert (again.start, again.end, again.context) == (plan.start, plan.end, 0), "heard without the context"
+        if second is not None:
+            stream.apply(again, _words_result(second), decode_s=0.1)
+            assert [f["text"] for f in _finals(sent)][1:] == [" the rest of what was said"]
+        else:
+            stream.apply(again, _words_result(_said("um", dur=0.3)), decode_s=0.1)  # and nothing after it
+            um, last = _finals(sent)[-2:]
+            assert um["text"] == " um" and last["gap"] and last["reason"] == "decode_failed", "a marked gap"
+            assert last["start"] == um["end"] and last["end"] >= 28.9, "covering the speech it lost"
+        assert stream.committed == plan.end
