@@ -105,9 +105,10 @@ def main() -> None:
         mp3 = Path(tempfile.mkdtemp(prefix="livesim-")) / "stream.mp3"  # one per run: runs may overlap
         mp3.write_bytes(b"".join(data for data, _ in mp3_chunks(samples)))
         samples = fixtures._decode(mp3)
-    path = models.resolve("base", Config.from_env().cache_dir, on_download=lambda n: None).path
-    model = WhisperModel(path, device="cpu", compute_type="int8")
-    out = {"audio_s": clip.duration, "load": open("/proc/loadavg").read().split()[:3]}
+    config = Config.from_env()  # the sidecar's own settings (WHISPER_CPU_THREADS)
+    path = models.resolve("base", config.cache_dir, on_download=lambda n: None).path
+    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=config.cpu_threads)
+    out = {"audio_s": clip.duration, "cpu_threads": config.cpu_threads, "load": open("/proc/loadavg").read().split()[:3]}
     if args.offline:
         segments, _ = model.transcribe(samples, language="en", beam_size=5, vad_filter=True)
         out["offline_wer"] = round(wer(clip.text, "".join(s.text for s in segments)), 4)

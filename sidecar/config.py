@@ -29,6 +29,23 @@ def _number(env: Mapping[str, str], name: str, default, cast=int):
         raise SystemExit(f"{name}={value!r} is not a number") from None
 
 
+def cpu_count() -> int:
+    """The CPUs this process may run on (a container's or `taskset`'s limit, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # Windows, macOS
+        return os.cpu_count() or 1
+
+
+def default_cpu_threads(cpus: int) -> int:
+    """One thread per decode on a machine with two CPUs or fewer, else CTranslate2's default (0).
+
+    Measured on a 2-CPU Xeon (bench/RESULTS.md, "One thread per decode"): a live decode took 0.45 s with
+    one thread against 0.75-1.16 s with two or the default, and a 72-s file 8.5 s against 13.5-15.7 s.
+    """
+    return 1 if cpus <= 2 else 0
+
+
 def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
     """WHISPER_CACHE_DIR (``~`` expanded), else the platform's per-user cache folder.
 
@@ -50,7 +67,7 @@ class Config:
     model: Optional[str] = None  # None: medium on the GPU, base on the CPU
     device: str = "auto"  # auto | cuda | cpu
     compute_type: Optional[str] = None
-    cpu_threads: int = 0  # 0: CTranslate2's default
+    cpu_threads: int = 0  # WHISPER_CPU_THREADS; 0: CTranslate2's default; unset: default_cpu_threads()
     num_workers: int = 1
     force_cpu: bool = False
     preload: bool = True
@@ -81,7 +98,7 @@ class Config:
             model=(env.get("WHISPER_MODEL") or "").strip() or None,
             device=device,
             compute_type=(env.get("WHISPER_COMPUTE_TYPE") or "").strip() or None,
-            cpu_threads=_number(env, "WHISPER_CPU_THREADS", 0),
+            cpu_threads=max(0, _number(env, "WHISPER_CPU_THREADS", default_cpu_threads(cpu_count()))),
             num_workers=max(1, _number(env, "WHISPER_NUM_WORKERS", 1)),
             force_cpu=_flag(env, "FORCE_CPU", False),
             preload=_flag(env, "WHISPER_PRELOAD", True),

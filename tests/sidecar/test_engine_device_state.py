@@ -49,3 +49,16 @@ def test_the_gpu_verdict_goes_to_the_configured_cache_folder():
     config = Config.from_env({"WHISPER_CACHE_DIR": "~/x"})
     assert config.cache_dir == Path.home() / "x"
     assert Gpu.from_config(config).cache_folder == config.cache_dir
+
+
+def test_a_small_machine_decodes_with_one_thread_unless_told_otherwise(monkeypatch):
+    """On 2 CPUs two CTranslate2 threads made each decode about twice as slow as one (bench/RESULTS.md)."""
+    from sidecar import config as config_module
+
+    assert [config_module.default_cpu_threads(n) for n in (1, 2, 3, 16)] == [1, 1, 0, 0]
+    monkeypatch.setattr(config_module, "cpu_count", lambda: 2)
+    assert Config.from_env({}).cpu_threads == 1
+    assert Config.from_env({"WHISPER_CPU_THREADS": "0"}).cpu_threads == 0, "0 still asks for CTranslate2's default"
+    assert Config.from_env({"WHISPER_CPU_THREADS": "3"}).cpu_threads == 3
+    monkeypatch.setattr(config_module, "cpu_count", lambda: 8)
+    assert Config.from_env({}).cpu_threads == 0
