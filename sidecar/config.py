@@ -46,6 +46,12 @@ def default_cpu_threads(cpus: int) -> int:
     return 1 if cpus <= 2 else 0
 
 
+def default_live_decoders(cpus: int, cpu_threads: int) -> int:
+    """Live decodes that run at once on the CPU: as many as the CPUs hold at ``cpu_threads`` each, up to 4;
+    one when CTranslate2 picks its own thread count (it uses the CPUs itself)."""
+    return max(1, min(4, cpus // cpu_threads)) if cpu_threads > 0 else 1
+
+
 def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
     """WHISPER_CACHE_DIR (``~`` expanded), else the platform's per-user cache folder.
 
@@ -79,6 +85,7 @@ class Config:
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
     max_streams: int = 16  # live streams open at once
+    live_decoders: int = 1  # WHISPER_LIVE_DECODERS: live decodes at once on the CPU (default_live_decoders)
     live_context_s: float = 8.0  # WHISPER_LIVE_CONTEXT_S: final audio a live decode hears again (0: none, cheapest)
     max_audio_s: float = 43200.0  # MAX_AUDIO_S: the longest file transcribed (12 h); 0: no limit
     window_s: float = 120.0  # a file is decoded and transcribed this many seconds at a time
@@ -94,11 +101,12 @@ class Config:
         device = (env.get("WHISPER_DEVICE") or "auto").strip().lower()
         if device not in ("auto", "cuda", "cpu"):
             raise SystemExit(f"WHISPER_DEVICE={device!r}: expected auto, cuda or cpu")
+        threads = max(0, _number(env, "WHISPER_CPU_THREADS", default_cpu_threads(cpu_count())))
         return cls(
             model=(env.get("WHISPER_MODEL") or "").strip() or None,
             device=device,
             compute_type=(env.get("WHISPER_COMPUTE_TYPE") or "").strip() or None,
-            cpu_threads=max(0, _number(env, "WHISPER_CPU_THREADS", default_cpu_threads(cpu_count()))),
+            cpu_threads=threads,
             num_workers=max(1, _number(env, "WHISPER_NUM_WORKERS", 1)),
             force_cpu=_flag(env, "FORCE_CPU", False),
             preload=_flag(env, "WHISPER_PRELOAD", True),
@@ -110,6 +118,7 @@ class Config:
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
             max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
+            live_decoders=max(1, _number(env, "WHISPER_LIVE_DECODERS", default_live_decoders(cpu_count(), threads))),
             live_context_s=min(20.0, max(0.0, _number(env, "WHISPER_LIVE_CONTEXT_S", 8.0, float))),
             max_audio_s=max(0.0, _number(env, "MAX_AUDIO_S", 43200.0, float)),
             window_s=max(30.0, _number(env, "WHISPER_WINDOW_S", 120.0, float)),

@@ -71,7 +71,7 @@ class Server:
         self.engine = Engine(config, self.notify, gpu=gpu)
         self.jobs = JobQueue(maxsize=config.queue_size, workers=config.num_workers)
         self.streams = StreamManager(self.engine, self.notify, max_streams=config.max_streams,
-                                     context_s=config.live_context_s)
+                                     context_s=config.live_context_s, decoders=config.live_decoders)
         self._stopping = threading.Event()
         # The protocol's methods (sidecar/protocol/methods/*.json), each answered by the handler of its
         # name: a schema without a handler fails here, at start, not at its first request.

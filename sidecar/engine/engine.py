@@ -171,7 +171,8 @@ class Engine:
                 device=device_name,
                 compute_type=compute_type,
                 cpu_threads=self.config.cpu_threads,
-                num_workers=self.config.num_workers,
+                # the live worker's decoders on the CPU run at once only on as many CTranslate2 replicas
+                num_workers=max(self.config.num_workers, self.config.live_decoders if device_name == "cpu" else 1),
             )
         except Exception as e:
             if device_name == "cuda" and is_cuda_failure(e):

@@ -1,8 +1,8 @@
 """What the stream worker measures about itself: how busy decoding keeps it, what a second of a stream
 costs, and the counters the relay shows in /metrics (partials thinned, loops, batch sizes).
 
-``load`` is the share of the last WINDOW_S the worker spent decoding the open streams (1.0: no time
-left). A new stream is refused when that load, plus one more stream's share of it, would pass LIMIT:
+``load`` is the share of the last WINDOW_S the worker's decoders (one, or several decoding at once on the
+CPU) spent decoding the open streams (1.0: no time left). A new stream is refused when that load, plus one more stream's share of it, would pass LIMIT:
 refusing one stream is better than letting every open stream fall behind. The same load spaces the
 partials further apart (``step_factor``) before finals are delayed.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from typing import Callable, Dict
+from typing import Callable, Dict, Sequence
 
 from ..errors import CapacityExceeded
 
@@ -25,8 +25,9 @@ BEHIND_S = 3.0  # an open stream with this much audio waiting for its decode: th
 
 
 class Capacity:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, decoders: int = 1) -> None:
         self._clock = clock
+        self._decoders = max(1, decoders)  # decodes that can run at once: the time there is to decode
         self._lock = threading.Lock()
         # per open stream: (t, seconds) of decoding and of audio received; a closed stream's go with it,
         # so a refusal is about the streams open now, not about what earlier streams cost
@@ -72,7 +73,7 @@ class Capacity:
             decode_s = sum(d for q in self._decodes.values() for _, d in q)
             audio_s = sum(a for q in self._audio.values() for _, a in q)
             oldest = min([q[0][0] for q in queues if q], default=now)
-        span = max(1.0, min(WINDOW_S, now - oldest))
+        span = max(1.0, min(WINDOW_S, now - oldest)) * self._decoders
         return {"load": round(min(1.0, decode_s / span), 3),
                 "decode_s_per_audio_s": round(decode_s / audio_s, 3) if audio_s else None,
                 "measured_audio_s": round(audio_s, 1)}
@@ -86,20 +87,21 @@ class Capacity:
                 return factor
         return 1.0
 
-    def check_open(self, open_streams: int, behind_s: float = 0.0) -> None:
+    def check_open(self, open_streams: int, lags: Sequence[float] = ()) -> None:
         """Raise CapacityExceeded when one more stream would take the worker past LIMIT.
 
-        ``behind_s``: the most audio an open stream has waiting for its decode. A stream that far
-        behind (a source faster than real time, or a worker that cannot keep up) leaves no time over,
-        whatever the load says.
+        ``lags``: the audio each open stream has waiting for its decode. As many streams BEHIND_S behind
+        as there are decoders (a source faster than real time, or a worker that cannot keep up) leave no
+        time over, whatever the load says.
         """
+        behind_s = max(lags, default=0.0)
         if open_streams == 0:
             return  # one stream always runs: it drops audio as `behind` gaps if it must
         figures = self.figures()
         if figures["measured_audio_s"] < MIN_MEASURED_S:
             return
         projected = figures["load"] * (open_streams + 1) / open_streams
-        if projected <= LIMIT and behind_s < BEHIND_S:
+        if projected <= LIMIT and sum(1 for lag in lags if lag >= BEHIND_S) < self._decoders:
             return
         per_stream = figures["load"] / open_streams
         why = (f"one more would take it to {projected:.0%}, past {LIMIT:.0%} of real time" if projected > LIMIT

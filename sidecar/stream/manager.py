@@ -1,15 +1,16 @@
 """Live streams: open, write, close, abort, and the one thread that decodes them all.
 
-Scheduling (README "Live streams"): one stream worker thread decodes the streams' next windows — a
-stretch closed by a pause (a final) before an open stretch (a partial), the longest-waiting first.
+Scheduling (README "Live streams"): the stream worker's decoder threads (one; on the CPU as many as
+config.live_decoders) decode the streams' next windows — a stretch closed by a pause (a final) before an
+open stretch (a partial), the longest-waiting first; a stream is in one decode at a time.
 Windows that are due together (those that became due while the previous batch decoded) and can share
 a decode (same model, language, task, and both finals or both partials) go as one batch of at most
 MAX_BATCH: one encoder pass and one generate for all. Partials are greedy (beam 1); finals of a closed
 stretch use the stream's beam_size. When decoding keeps the worker busy, partials are spaced further
 apart (capacity.py) before finals are delayed, and a stream_open that would take it past real time is
 refused with ``capacity``. File jobs keep their own worker; both use the same warm model, whose calls
-CTranslate2 runs one at a time in arrival order, so a long file and live streams interleave call by
-call.
+CTranslate2 runs on its replicas (num_workers) in arrival order, so a long file and live streams
+interleave call by call.
 """
 
 from __future__ import annotations
@@ -41,17 +42,20 @@ JOIN_SHARE = 0.5
 class StreamManager:
     def __init__(self, engine, notify: Notify, max_streams: int = 16,
                  clock: Callable[[], float] = time.monotonic, capacity: Optional[Capacity] = None,
-                 context_s: Optional[float] = None) -> None:
+                 context_s: Optional[float] = None, decoders: int = 1) -> None:
         """
         Args:
             engine: the sidecar's Engine (models, device decision, CUDA fallback).
             notify: (method, params) for ``segment`` and ``status`` notifications.
             capacity: what the worker measures about itself (a fresh one by default).
             context_s: final audio each decode hears again (session.CONTEXT_S by default).
+            decoders: decodes that run at once when the streams decode on the CPU (the model needs as
+                many CTranslate2 replicas); on a GPU one decoder batches them all.
         """
         self._engine = engine
         self._context_s = context_s
-        self.capacity = capacity or Capacity(clock)
+        self._decoder_count = max(1, decoders)
+        self.capacity = capacity or Capacity(clock, self._decoder_count)
         self._notify = notify
         self._max = max_streams
         self._clock = clock
@@ -62,6 +66,9 @@ class StreamManager:
         self._ids = itertools.count(1)
         self._stopped = False
         self._thread: Optional[threading.Thread] = None
+        self._busy: set = set()  # ids of the streams in a decode now
+        self._decoding = 0  # decoder threads in a decode now
+        self._pick = threading.Lock()  # one decoder thread picks its batch at a time
 
     def open_count(self) -> int:
         with self._cond:
@@ -75,7 +82,7 @@ class StreamManager:
             if len(self._streams) >= self._max:
                 raise QueueFull(f"{self._max} streams are open already; close one or retry later",
                                 open_streams=len(self._streams))
-            self.capacity.check_open(len(self._streams), max((s.times()["lag_s"] for s in self._streams.values()), default=0.0))
+            self.capacity.check_open(len(self._streams), [s.times()["lag_s"] for s in self._streams.values()])
             stream_id = f"s{next(self._ids)}"
             stream = LiveStream(stream_id, options, self._notify, clock=self._clock, capacity=self.capacity,
                                 context_s=self._context_s)
@@ -184,8 +191,10 @@ class StreamManager:
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="stream-worker", daemon=True)
-            self._thread.start()
+            for i in range(self._decoder_count):
+                thread = threading.Thread(target=self._work, args=(i,), name=f"stream-worker-{i}", daemon=True)
+                thread.start()
+                self._thread = self._thread or thread
             # status lines keep their once-a-second beat while the worker sits in a long decode
             threading.Thread(target=self._tick, name="stream-status", daemon=True).start()
 
@@ -202,23 +211,16 @@ class StreamManager:
                 stream.maybe_status(now, capacity=snapshot)
             time.sleep(TICK_S)
 
-    def _work(self) -> None:
-        while (streams := self._open_streams()) is not None:
-            now = self._clock()
-            factor = self.capacity.step_factor()
-            ready = []
-            for stream in streams:
-                plan = stream.plan(now, factor)
-                if plan is not None:
-                    ready.append((stream, plan))
-                self._finish_if_done(stream)
-            if not ready:
+    def _work(self, index: int) -> None:
+        while True:
+            with self._pick:
+                if (streams := self._open_streams()) is None:
+                    return
+                batch = self._next_batch(streams, index)
+            if not batch:
                 with self._cond:
                     self._cond.wait(TICK_S)
                 continue
-            due = {id(stream) for stream, _ in ready}
-            early = [(s, p) for s in streams if id(s) not in due and (p := s.plan(now, factor * JOIN_SHARE)) is not None]
-            batch = pick_batch(ready, early)
             try:
                 self._step(batch)
             except Exception:  # never let one stream stop the others
@@ -226,6 +228,42 @@ class StreamManager:
                 for stream, plan in batch:
                     self.capacity.count("decode_failed")
                     stream.skip(plan, "decode_failed")
+            finally:
+                with self._cond:
+                    self._busy.difference_update(s.id for s, _ in batch)
+                    self._decoding -= 1
+                    self._cond.notify_all()
+
+    def _next_batch(self, streams: List[LiveStream], index: int) -> List[Tuple[LiveStream, Plan]]:
+        """What decoder ``index`` decodes next (and marks busy), or nothing. Decoders past the first take
+        only streams that decode on the CPU; each takes its share of the due windows, so two decoders
+        decode two windows at once rather than one batch of two."""
+        with self._cond:
+            busy, free = set(self._busy), self._decoder_count - self._decoding  # this one included
+        if index > 0:
+            streams = [s for s in streams if self._engine.device_for(s.options.device) == "cpu"]
+        now = self._clock()
+        factor = self.capacity.step_factor()
+        ready = []
+        for stream in streams:
+            if stream.id in busy:
+                continue
+            plan = stream.plan(now, factor)
+            if plan is not None:
+                ready.append((stream, plan))
+            self._finish_if_done(stream)
+        if not ready:
+            return []
+        due = {id(stream) for stream, _ in ready}
+        early = [(s, p) for s in streams if id(s) not in due and s.id not in busy
+                 and (p := s.plan(now, factor * JOIN_SHARE)) is not None]
+        if free > 1 and any(self._engine.device_for(s.options.device) != "cpu" for s, _ in ready):
+            free = 1  # a GPU decodes a batch at once: one decoder batches them all
+        batch = pick_batch(ready, early if free == 1 else (), limit=min(MAX_BATCH, -(-len(ready) // free)))
+        with self._cond:
+            self._busy.update(s.id for s, _ in batch)
+            self._decoding += 1
+        return batch
 
     def _finish_if_done(self, stream: LiveStream) -> None:
         with self._cond:

@@ -186,11 +186,29 @@ def test_capacity_refuses_while_an_open_stream_is_behind_its_audio_whatever_the_
         clock.t += 1.0
         meter.add_audio("s1", 1.0)
         meter.add_decode({"s1": 0.2}, batch_size=1)
-    meter.check_open(1, behind_s=1.0)
+    meter.check_open(1, [1.0])
     with pytest.raises(CapacityExceeded) as refused:
-        meter.check_open(1, behind_s=cap.BEHIND_S + 2)
+        meter.check_open(1, [cap.BEHIND_S + 2])
     e = refused.value.to_error()
     assert e["data"]["behind_s"] == cap.BEHIND_S + 2 and "behind its audio" in e["message"], e
+
+
+def test_two_decoders_count_twice_the_time_and_one_stream_behind_leaves_the_other_free():
+    clock = Clock()
+    meter = cap.Capacity(clock, decoders=2)
+    for _ in range(20):  # two streams, 0.6 s of decoding a second each, on two decoders at once
+        clock.t += 1.0
+        for sid in ("s1", "s2"):
+            meter.add_audio(sid, 1.0)
+            meter.add_decode({sid: 0.6}, batch_size=1)
+    assert meter.figures()["load"] == pytest.approx(0.6, abs=0.05)
+    with pytest.raises(CapacityExceeded):
+        meter.check_open(2)  # 0.6 x 3/2 = 0.9 and more: past LIMIT
+    meter.forget("s2")
+    assert meter.figures()["load"] == pytest.approx(0.3, abs=0.05)
+    meter.check_open(1, [cap.BEHIND_S + 2])  # one stream behind keeps one decoder: the other is free
+    with pytest.raises(CapacityExceeded):
+        meter.check_open(2, [cap.BEHIND_S + 2, cap.BEHIND_S + 1])
 
 
 def test_capacity_thins_partials_when_loaded_and_counts_what_the_relay_shows():
