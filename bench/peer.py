@@ -4,7 +4,8 @@ run from a copy the caller names — its code is never part of this repository.
 ``python -m bench.peer DIR AUDIO.wav [whisper_online.py options...]`` runs ``DIR/whisper_online.py``
 as ``__main__`` in this process after three adjustments, none of which touches its streaming policy:
 - ``faster_whisper.WhisperModel`` is given ``device="cpu", compute_type="int8"`` (the script hard-codes
-  CUDA float16), so it runs what the sidecar runs on this machine;
+  CUDA float16) and the sidecar's CPU thread count (one on 2 CPUs: twice as fast there), so it runs
+  what the sidecar runs on this machine;
 - ``librosa.load`` reads the 16 kHz mono 16-bit WAV with the standard ``wave`` module (librosa is not
   installed here; for such a file it returns the same float32 samples);
 - ``soundfile`` (used only by its OpenAI API backend) is an empty module.
@@ -39,10 +40,13 @@ LINE = re.compile(r"^(\d+(?:\.\d+)?) (-?\d+) (-?\d+) (.*)$")
 def _install_shims() -> None:
     import faster_whisper
 
+    from sidecar.config import Config
+
     original = faster_whisper.WhisperModel
+    threads = Config.from_env().cpu_threads
 
     def cpu_int8(*args, **kwargs):
-        kwargs.update(device="cpu", compute_type="int8")
+        kwargs.update(device="cpu", compute_type="int8", cpu_threads=threads)
         return original(*args, **kwargs)
 
     faster_whisper.WhisperModel = cpu_int8
