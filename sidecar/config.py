@@ -46,12 +46,6 @@ def default_cpu_threads(cpus: int) -> int:
     return 1 if cpus <= 2 else 0
 
 
-def default_live_decoders(cpus: int, cpu_threads: int) -> int:
-    """Live decodes that run at once on the CPU: as many as the CPUs hold at ``cpu_threads`` each, up to 4;
-    one when CTranslate2 picks its own thread count (it uses the CPUs itself)."""
-    return max(1, min(4, cpus // cpu_threads)) if cpu_threads > 0 else 1
-
-
 def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
     """WHISPER_CACHE_DIR (``~`` expanded), else the platform's per-user cache folder.
 
@@ -85,7 +79,9 @@ class Config:
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
     max_streams: int = 16  # live streams open at once
-    live_decoders: int = 1  # WHISPER_LIVE_DECODERS: live decodes at once on the CPU (default_live_decoders)
+    # WHISPER_LIVE_DECODERS: live decodes at once on the CPU. Opt-in: 2 with one thread each on 2 CPUs gave
+    # three streams lower final latency, but it is not yet proven across the relay's suite (bench/RESULTS.md)
+    live_decoders: int = 1
     live_context_s: float = 8.0  # WHISPER_LIVE_CONTEXT_S: final audio a live decode hears again (0: none, cheapest)
     max_audio_s: float = 43200.0  # MAX_AUDIO_S: the longest file transcribed (12 h); 0: no limit
     window_s: float = 120.0  # a file is decoded and transcribed this many seconds at a time
@@ -118,7 +114,7 @@ class Config:
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
             max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
-            live_decoders=max(1, _number(env, "WHISPER_LIVE_DECODERS", default_live_decoders(cpu_count(), threads))),
+            live_decoders=max(1, min(8, _number(env, "WHISPER_LIVE_DECODERS", 1))),
             live_context_s=min(20.0, max(0.0, _number(env, "WHISPER_LIVE_CONTEXT_S", 8.0, float))),
             max_audio_s=max(0.0, _number(env, "MAX_AUDIO_S", 43200.0, float)),
             window_s=max(30.0, _number(env, "WHISPER_WINDOW_S", 120.0, float)),

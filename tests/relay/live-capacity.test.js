@@ -20,7 +20,7 @@ let media;
 
 before(async () => {
   media = await startMediaServer({ dir: makeStreams() });
-  sidecar = await startSidecar();
+  sidecar = await startSidecar({ env: { WHISPER_LIVE_DECODERS: '1' } }); // one decoder: one stream behind fills it
   relay = await startRelay({ sidecar, config: { allowPrivateUrls: true } });
 });
 

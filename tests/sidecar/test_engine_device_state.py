@@ -62,3 +62,4 @@ def test_a_small_machine_decodes_with_one_thread_unless_told_otherwise(monkeypat
     assert Config.from_env({"WHISPER_CPU_THREADS": "3"}).cpu_threads == 3
     monkeypatch.setattr(config_module, "cpu_count", lambda: 8)
     assert Config.from_env({}).cpu_threads == 0
+    assert Config.from_env({}).live_decoders == 1 and Config.from_env({"WHISPER_LIVE_DECODERS": "2"}).live_decoders == 2
