@@ -259,7 +259,8 @@ class StreamManager:
                  and (p := s.plan(now, factor * JOIN_SHARE)) is not None]
         if free > 1 and any(self._engine.device_for(s.options.device) != "cpu" for s, _ in ready):
             free = 1  # a GPU decodes a batch at once: one decoder batches them all
-        batch = pick_batch(ready, early if free == 1 else (), limit=min(MAX_BATCH, -(-len(ready) // free)))
+        # one decoder free: the batch as before (early joiners too); several: each takes its share of the due
+        batch = pick_batch(ready, early, MAX_BATCH) if free == 1 else pick_batch(ready, (), -(-len(ready) // free))
         with self._cond:
             self._busy.update(s.id for s, _ in batch)
             self._decoding += 1
