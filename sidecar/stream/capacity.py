@@ -2,9 +2,10 @@
 costs, and the counters the relay shows in /metrics (partials thinned, loops, batch sizes).
 
 ``load`` is the share of the last WINDOW_S the worker's decoders (one, or several decoding at once on the
-CPU) spent decoding the open streams (1.0: no time left). A new stream is refused when that load, plus one more stream's share of it, would pass LIMIT:
-refusing one stream is better than letting every open stream fall behind. The same load spaces the
-partials further apart (``step_factor``) before finals are delayed.
+CPU) spent decoding the open streams (1.0: no time left). A new stream is refused when that load, plus
+one more stream's share of it, would pass LIMIT: refusing one stream is better than letting every open
+stream fall behind. The same load spaces the partials further apart (``step_factor``) before finals are
+delayed.
 """
 
 from __future__ import annotations
