@@ -2,10 +2,10 @@
 costs, and the counters the relay shows in /metrics (partials thinned, loops, batch sizes).
 
 ``load`` is the share of the last WINDOW_S the worker's decoders (one, or several decoding at once on the
-CPU) spent decoding the open streams (1.0: no time left). A new stream is refused when that load, plus
-one more stream's share of it, would pass LIMIT: refusing one stream is better than letting every open
-stream fall behind. The same load spaces the partials further apart (``step_factor``) before finals are
-delayed.
+CPU) spent decoding the open streams, the decodes under way included (1.0: no time left). A new stream is
+refused when that load, plus one more stream's share of it, would pass LIMIT: refusing one stream is
+better than letting every open stream fall behind. The same load spaces the partials further apart
+(``step_factor``) before finals are delayed.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class Capacity:
         # so a refusal is about the streams open now, not about what earlier streams cost
         self._decodes: Dict[str, deque] = {}
         self._audio: Dict[str, deque] = {}
+        self._running: Dict[int, float] = {}  # decodes under way: id -> when each began
+        self._last_decode_id = 0
         self.partials_thinned = 0
         self.loops = 0
         self.decode_failed = 0
@@ -44,12 +46,25 @@ class Capacity:
         with self._lock:
             self._audio.setdefault(stream_id, deque()).append((self._clock(), seconds))
 
+    def start_decode(self) -> int:
+        """A decode begins. Until ``end_decode``, the time it has run counts in the load: a decode of a
+        30-s window can take seconds, and a worker busy with it is busy now, not when it ends."""
+        with self._lock:
+            self._last_decode_id += 1
+            self._running[self._last_decode_id] = self._clock()
+            return self._last_decode_id
+
+    def end_decode(self, decode_id: int) -> None:
+        with self._lock:
+            self._running.pop(decode_id, None)
+
     def add_decode(self, shares: Dict[str, float], batch_size: int) -> None:
-        """One decode: ``shares`` is each stream's part of its seconds."""
+        """One decode: ``shares`` is each stream's part of its seconds (a stream closed meanwhile is left out)."""
         with self._lock:
             now = self._clock()
             for stream_id, seconds in shares.items():
-                self._decodes.setdefault(stream_id, deque()).append((now, seconds))
+                if stream_id in self._audio:
+                    self._decodes.setdefault(stream_id, deque()).append((now, seconds))
             self.batch_sizes[batch_size] += 1
 
     def forget(self, stream_id: str) -> None:
@@ -72,6 +87,7 @@ class Capacity:
                 while q and q[0][0] < now - WINDOW_S:
                     q.popleft()
             decode_s = sum(d for q in self._decodes.values() for _, d in q)
+            decode_s += sum(now - max(began, now - WINDOW_S) for began in self._running.values())
             audio_s = sum(a for q in self._audio.values() for _, a in q)
             oldest = min([q[0][0] for q in queues if q], default=now)
         span = max(1.0, min(WINDOW_S, now - oldest)) * self._decoders

@@ -303,9 +303,13 @@ class StreamManager:
                                         "message": f"CUDA error detected, retrying with CPU mode: {error}",
                                         "progress": None, "device": "cpu"})
 
-        results, t0 = with_cpu_fallback(self._engine, self._engine.device_for(opts.device) == "cuda", decode,
-                                        during="during a live stream", then="continuing on the CPU",
-                                        announce=announce)
+        decode_id = self.capacity.start_decode()
+        try:
+            results, t0 = with_cpu_fallback(self._engine, self._engine.device_for(opts.device) == "cuda", decode,
+                                            during="during a live stream", then="continuing on the CPU",
+                                            announce=announce)
+        finally:
+            self.capacity.end_decode(decode_id)
         elapsed = time.monotonic() - t0
         total = sum(w.samples.size for w in windows) or 1
         shares = [elapsed * w.samples.size / total for w in windows]

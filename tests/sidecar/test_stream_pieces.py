@@ -211,6 +211,26 @@ def test_two_decoders_count_twice_the_time_and_one_stream_behind_leaves_the_othe
         meter.check_open(2, [cap.BEHIND_S + 2, cap.BEHIND_S + 1])
 
 
+def test_a_decode_under_way_counts_in_the_load_before_it_ends():
+    clock = Clock()
+    meter = cap.Capacity(clock, decoders=2)
+    meter.add_audio("s1", 30.0)  # a stream written at once: two long decodes begin
+    meter.add_audio("s2", 30.0)
+    first, second = meter.start_decode(), meter.start_decode()
+    clock.t += 8.0
+    assert meter.figures()["load"] == pytest.approx(1.0), "both decoders have been busy for 8 s"
+    with pytest.raises(CapacityExceeded):
+        meter.check_open(2)
+    meter.end_decode(first)
+    meter.end_decode(second)
+    meter.add_decode({"s1": 8.0}, batch_size=1)
+    meter.add_decode({"s2": 8.0}, batch_size=1)
+    assert meter.figures()["load"] == pytest.approx(1.0), "counted once: the ended decodes as measures"
+    meter.forget("s2")
+    meter.add_decode({"s2": 1.0}, batch_size=1)  # a decode that ends after its stream closed
+    assert "s2" not in meter._decodes and meter.figures()["load"] == pytest.approx(0.5)
+
+
 def test_capacity_thins_partials_when_loaded_and_counts_what_the_relay_shows():
     clock = Clock()
     meter = cap.Capacity(clock)
