@@ -46,6 +46,16 @@ def default_cpu_threads(cpus: int) -> int:
     return 1 if cpus <= 2 else 0
 
 
+def default_live_decoders(cpus: int, cpu_threads: int) -> int:
+    """As many live decoders as CPUs where each decode has one thread on two CPUs or fewer, else one.
+
+    Measured side by side on a 2-CPU Xeon (bench/RESULTS.md, "Live decoders by default"): three streams
+    with one thread and one decoder fell behind (final p50 6.9-7.5 s), with two decoders they kept real
+    time (p50 3.4-3.9 s). One decoder of one thread leaves the second CPU to the VAD and the audio decoder.
+    """
+    return max(1, cpus) if cpu_threads == 1 and cpus <= 2 else 1
+
+
 def default_cache_dir(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> Path:
     """WHISPER_CACHE_DIR (``~`` expanded), else the platform's per-user cache folder.
 
@@ -79,9 +89,7 @@ class Config:
     default_batch_size: int = 8
     probe_timeout_s: float = 180.0
     max_streams: int = 16  # live streams open at once
-    # WHISPER_LIVE_DECODERS: live decodes at once on the CPU. Opt-in: 2 with one thread each on 2 CPUs gave
-    # three streams lower final latency, but it is not yet proven across the relay's suite (bench/RESULTS.md)
-    live_decoders: int = 1
+    live_decoders: int = 1  # WHISPER_LIVE_DECODERS: live decodes at once on the CPU (default_live_decoders)
     live_context_s: float = 8.0  # WHISPER_LIVE_CONTEXT_S: final audio a live decode hears again (0: none, cheapest)
     max_audio_s: float = 43200.0  # MAX_AUDIO_S: the longest file transcribed (12 h); 0: no limit
     window_s: float = 120.0  # a file is decoded and transcribed this many seconds at a time
@@ -97,7 +105,8 @@ class Config:
         device = (env.get("WHISPER_DEVICE") or "auto").strip().lower()
         if device not in ("auto", "cuda", "cpu"):
             raise SystemExit(f"WHISPER_DEVICE={device!r}: expected auto, cuda or cpu")
-        threads = max(0, _number(env, "WHISPER_CPU_THREADS", default_cpu_threads(cpu_count())))
+        cpus = cpu_count()
+        threads = max(0, _number(env, "WHISPER_CPU_THREADS", default_cpu_threads(cpus)))
         return cls(
             model=(env.get("WHISPER_MODEL") or "").strip() or None,
             device=device,
@@ -114,7 +123,7 @@ class Config:
             default_batch_size=max(1, _number(env, "WHISPER_BATCH_SIZE", 8)),
             probe_timeout_s=_number(env, "WHISPER_PROBE_TIMEOUT_S", 180.0, float),
             max_streams=max(1, _number(env, "WHISPER_MAX_STREAMS", 16)),
-            live_decoders=max(1, min(8, _number(env, "WHISPER_LIVE_DECODERS", 1))),
+            live_decoders=max(1, min(8, _number(env, "WHISPER_LIVE_DECODERS", default_live_decoders(cpus, threads)))),
             live_context_s=min(20.0, max(0.0, _number(env, "WHISPER_LIVE_CONTEXT_S", 8.0, float))),
             max_audio_s=max(0.0, _number(env, "MAX_AUDIO_S", 43200.0, float)),
             window_s=max(30.0, _number(env, "WHISPER_WINDOW_S", 120.0, float)),

@@ -60,6 +60,12 @@ def test_a_small_machine_decodes_with_one_thread_unless_told_otherwise(monkeypat
     assert Config.from_env({}).cpu_threads == 1
     assert Config.from_env({"WHISPER_CPU_THREADS": "0"}).cpu_threads == 0, "0 still asks for CTranslate2's default"
     assert Config.from_env({"WHISPER_CPU_THREADS": "3"}).cpu_threads == 3
+    # one decode per CPU on such a machine: with one decoder, three live streams fell behind
+    assert Config.from_env({}).live_decoders == 2
+    assert Config.from_env({"WHISPER_CPU_THREADS": "0"}).live_decoders == 1, "threads of their own: one decoder"
+    assert Config.from_env({"WHISPER_LIVE_DECODERS": "1"}).live_decoders == 1
+    monkeypatch.setattr(config_module, "cpu_count", lambda: 1)
+    assert Config.from_env({}).live_decoders == 1
     monkeypatch.setattr(config_module, "cpu_count", lambda: 8)
     assert Config.from_env({}).cpu_threads == 0
     assert Config.from_env({}).live_decoders == 1 and Config.from_env({"WHISPER_LIVE_DECODERS": "2"}).live_decoders == 2
