@@ -466,7 +466,7 @@ export interface SidecarStatus {
   capacity?: StreamCapacity;
 }
 /**
- * A live status line's view of the stream worker, the same for every stream (the relay's /metrics reads it): load is the share of the last 30 s spent decoding, headroom 1 - load; decode_s_per_audio_s what one second of stream audio cost (null before any audio); measured_audio_s the audio behind those figures; partials_thinned, loops (decodes cut at a repetition or compression loop), decode_failed (windows of speech that decoded to no text, sent as gaps) and batch_sizes (decodes by windows in the batch) count since the sidecar started.
+ * A live status line's view of the stream worker, the same for every stream (the relay's /metrics reads it): load is the share of the last 30 s the decoders spent decoding (the decodes under way included), headroom 1 - load; decode_s_per_audio_s what one second of stream audio cost (null before any audio); measured_audio_s the audio behind those figures; partials_thinned, loops (decodes cut at a repetition or compression loop), decode_failed (windows of speech that decoded to no text, sent as gaps) and batch_sizes (decodes by windows in the batch) count since the sidecar started.
  */
 export interface StreamCapacity {
   open_streams: number;
